@@ -1,0 +1,213 @@
+"""The mlopsc command: wiring and printing only."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from compiler import __version__
+from compiler import diagnostics as dx
+from compiler.diagnostics import Diagnostic, Sink
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+FORMATS = ("text", "json", "github", "sarif")
+TARGET_NAMES = ("kubernetes", "argocd", "github", "gitlab", "monitoring", "feast", "docs")
+
+
+class UsageProblem(Exception):
+    """Exit 2: a usage or I/O problem, said in one line."""
+
+
+def _fail_usage(message: str) -> NoReturn:
+    raise UsageProblem(message)
+
+
+def guarded(func: F) -> F:
+    """Exit 2 on usage/I-O problems and 3 on bugs, with a traceback only under --debug."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        ctx = click.get_current_context()
+        debug = bool(ctx.find_root().params.get("debug"))
+        try:
+            return func(*args, **kwargs)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except UsageProblem as exc:
+            click.echo(f"mlopsc: error: {exc}", err=True)
+            sys.exit(2)
+        except KeyboardInterrupt:
+            click.echo("mlopsc: interrupted", err=True)
+            sys.exit(130)
+        except Exception as exc:
+            if debug:
+                raise
+            click.echo(
+                f"mlopsc: internal error ({type(exc).__name__}: {exc}); this is a bug in mlopsc, "
+                "rerun with --debug for the traceback and report it",
+                err=True,
+            )
+            sys.exit(3)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _render(diagnostics: Sequence[Diagnostic], fmt: str) -> str:
+    if fmt == "json":
+        return dx.render_json(diagnostics)
+    if fmt == "github":
+        return dx.render_github(diagnostics)
+    if fmt == "sarif":
+        from compiler.governance.rules import RULES
+
+        rules = {code: c.summary for code, c in dx.codes().items()}
+        rules.update({rid: r.title for rid, r in RULES.items()})
+        return dx.render_sarif(diagnostics, version=__version__, rules=rules)
+    return dx.render_text(diagnostics)
+
+
+def _check_file(path: str) -> None:
+    if not os.path.exists(path):
+        _fail_usage(f"no such file: {path}")
+    if os.path.isdir(path):
+        _fail_usage(f"{path} is a folder; name the spec file (e.g. {os.path.join(path, 'mlops.yaml')})")
+    if not os.access(path, os.R_OK):
+        _fail_usage(f"cannot read {path}")
+
+
+def front(spec: str, sink: Sink) -> Any:
+    """Run the front-end stages on one spec (see compiler.pipeline)."""
+    from compiler.pipeline import check_spec
+
+    _check_file(spec)
+    try:
+        return check_spec(spec, sink)
+    except OSError as exc:
+        _fail_usage(f"cannot read {spec}: {exc.strerror}")
+
+
+def emit_diagnostics(sink: Sink, fmt: str) -> None:
+    text = _render(sink.sorted(), fmt)
+    if text:
+        stream = sys.stdout if fmt in ("json", "sarif", "github") else sys.stderr
+        stream.write(text)
+        stream.flush()
+
+
+def summary(sink: Sink) -> str:
+    items = sink.sorted()
+    errors = sum(d.severity is dx.Severity.ERROR for d in items)
+    warnings = sum(d.severity is dx.Severity.WARNING for d in items)
+    return f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}"
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="mlopsc")
+@click.option("--debug", is_flag=True, help="Show Python tracebacks of internal errors.")
+def cli(debug: bool) -> None:
+    """mlopsc compiles one mlops.yaml into CI workflows, Kubernetes manifests, monitoring,
+    a Feast repository and audit documents, and checks that they stay in sync.
+
+    Exit codes: 0 ok, 1 the spec has errors (or outputs are stale), 2 usage or I/O problem,
+    3 a bug in mlopsc.
+    """
+
+
+@cli.command()
+@click.argument("specs", nargs=-1, metavar="[SPEC]...")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
+              help="Diagnostics format: text, json, github (workflow commands) or sarif (2.1.0).")
+@click.option("--strict", is_flag=True, help="Treat warnings as errors (exit 1).")
+@guarded
+def validate(specs: tuple[str, ...], fmt: str, strict: bool) -> None:
+    """Parse, schema-check, resolve references and apply governance rules to SPEC
+    (default ./mlops.yaml). Prints every problem found, not just the first."""
+    sink = Sink()
+    for spec in specs or ("mlops.yaml",):
+        front(spec, sink)
+    emit_diagnostics(sink, fmt)
+    failed = sink.has_errors or (strict and any(d.severity is dx.Severity.WARNING for d in sink.items))
+    if fmt == "text":
+        status = "invalid" if failed else "valid"
+        click.echo(f"mlopsc: {', '.join(specs or ('mlops.yaml',))}: {status} ({summary(sink)})", err=True)
+    sys.exit(1 if failed else 0)
+
+
+@cli.command()
+@guarded
+def schema() -> None:
+    """Print the JSON Schema of the spec (the same bytes as schemas/mlops-v1.schema.json)."""
+    from compiler.spec.schema import schema_text
+
+    sys.stdout.write(schema_text())
+
+
+@cli.command()
+@click.argument("directory", default=".", type=click.Path(file_okay=False))
+@click.option("--name", default=None, help="Project name (default: the folder's name, cleaned).")
+@click.option("--force", is_flag=True, help="Overwrite an existing mlops.yaml.")
+@guarded
+def init(directory: str, name: str | None, force: bool) -> None:
+    """Write a starter mlops.yaml into DIRECTORY that validates as it is."""
+    from compiler.starter import starter_spec
+
+    target = os.path.join(directory, "mlops.yaml")
+    if os.path.exists(target) and not force:
+        _fail_usage(f"{target} exists; use --force to overwrite it")
+    os.makedirs(directory, exist_ok=True)
+    text = starter_spec(name or os.path.basename(os.path.abspath(directory)))
+    with open(target, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    click.echo(f"mlopsc: wrote {target}; next: mlopsc validate {target}", err=True)
+
+
+@cli.command()
+@click.option("--pack", type=click.Choice(["baseline", "eu-ai-act", "gdpr"]), default=None,
+              help="Only the rules of one pack.")
+@guarded
+def rules(pack: str | None) -> None:
+    """List the built-in governance rules (id, pack, severity, title, source)."""
+    from compiler.governance.rules import RULES
+
+    for rule in sorted(RULES.values(), key=lambda r: r.id):
+        if pack and rule.pack != pack:
+            continue
+        click.echo(f"{rule.id:<9} {rule.pack:<10} {rule.severity:<8} {rule.title}  [{rule.source}]")
+
+
+@cli.command()
+@click.argument("code")
+@guarded
+def explain(code: str) -> None:
+    """Explain a diagnostic code (MLC…) or a governance rule id (BASE-…, EUAI-…, GDPR-…)."""
+    from compiler.governance.rules import RULES
+
+    wanted = code.strip().upper()
+    registry = dx.codes()
+    if wanted in registry:
+        entry = registry[wanted]
+        click.echo(f"{entry.code}: {entry.summary}")
+        if entry.explanation:
+            click.echo(f"\n{entry.explanation}")
+        return
+    if wanted in RULES:
+        rule = RULES[wanted]
+        click.echo(f"{rule.id}: {rule.title}")
+        click.echo(f"pack: {rule.pack}; severity: {rule.severity}; source: {rule.source}")
+        click.echo(f"\n{rule.rationale}")
+        click.echo(f"\nWaive it for one subject with governance.waivers: {{rule: {rule.id}, target: NAME, ...}}")
+        return
+    hint = dx.suggest(wanted, [*registry, *RULES])
+    click.echo(f"mlopsc: unknown code '{code}'" + (f"; {hint}" if hint else ""), err=True)
+    sys.exit(1)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of the mlopsc command."""
+    cli.main(args=list(argv) if argv is not None else None, prog_name="mlopsc")

@@ -1,0 +1,449 @@
+"""Diagnostics: one frozen type, a code registry, a sink, and the text/json/github/sarif renderers."""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class Severity(str, Enum):
+    ERROR = "error"
+    WARNING = "warning"
+    NOTE = "note"
+
+
+@dataclass(frozen=True, order=True)
+class Span:
+    """A place in a source file: 1-based line and column."""
+
+    file: str
+    line: int = 1
+    column: int = 1
+
+
+@dataclass(frozen=True)
+class Code:
+    """A stable diagnostic code with its one-line description and a longer explanation."""
+
+    code: str
+    summary: str
+    explanation: str = ""
+
+
+_CODES: dict[str, Code] = {}
+
+
+def _code(code: str, summary: str, explanation: str = "") -> str:
+    _CODES[code] = Code(code, summary, explanation)
+    return code
+
+
+# MLC1xx: reading the file.
+YAML_SYNTAX = _code("MLC101", "YAML syntax error", "The file is not well-formed YAML.")
+TAB = _code(
+    "MLC102",
+    "tab character used for indentation",
+    "YAML forbids tabs in indentation; use spaces.",
+)
+EMPTY = _code("MLC103", "empty file", "The spec file holds no document.")
+ENCODING = _code("MLC104", "file is not valid UTF-8", "Save the file as UTF-8.")
+NOT_MAPPING = _code(
+    "MLC105",
+    "top level is not a mapping",
+    "A spec file is one YAML mapping (apiVersion, kind, metadata, ...).",
+)
+DUPLICATE_KEY = _code(
+    "MLC106",
+    "duplicate key in a mapping",
+    "A key may appear once per mapping; YAML loaders disagree on which copy wins, so mlopsc refuses both.",
+)
+BAD_TAG = _code(
+    "MLC107",
+    "non-standard YAML tag",
+    "Only the standard YAML tags (str, int, float, bool, null, map, seq) are accepted; "
+    "application tags such as !!python/object are refused so that untrusted specs cannot run code.",
+)
+ALIAS_BOMB = _code(
+    "MLC108",
+    "alias expansion too large",
+    "Anchors and aliases expand to more nodes than a spec can sensibly hold "
+    "(a 'billion laughs' document); the file is refused instead of expanded.",
+)
+MULTI_DOC = _code(
+    "MLC109", "more than one YAML document", "A spec file holds exactly one YAML document."
+)
+INCLUDE_MISSING = _code(
+    "MLC110",
+    "included file not found",
+    "An `include:` entry names a file or glob that matches nothing, relative to the including file.",
+)
+INCLUDE_CYCLE = _code(
+    "MLC111", "include cycle", "A file includes itself, directly or through other files."
+)
+INCLUDE_CONTENT = _code(
+    "MLC112",
+    "included file holds something it may not",
+    "Included files may only hold the list sections (teams, environments, sources, entities, "
+    "features, models, slos) and `include:`; their lists are appended to the including file's.",
+)
+MERGE_KEY = _code(
+    "MLC113",
+    "invalid merge key",
+    "A `<<` merge key must name a mapping or a list of mappings.",
+)
+TOO_DEEP = _code("MLC114", "document nested too deeply", "The YAML nests more than 64 levels.")
+
+# MLC2xx: the shape of the spec.
+UNKNOWN_KEY = _code(
+    "MLC201", "unknown key", "The key is not part of spec v1; a near match is suggested."
+)
+MISSING_KEY = _code("MLC202", "required key missing", "A key that spec v1 requires is absent.")
+WRONG_TYPE = _code(
+    "MLC203", "value has the wrong type", "For example a list where a mapping is expected."
+)
+BAD_VALUE = _code(
+    "MLC204", "value not allowed", "The value is not one of those the key accepts."
+)
+BAD_NAME = _code(
+    "MLC205",
+    "invalid name",
+    "Project, model, SLO, environment and team names are DNS-1123 labels of at most 40 "
+    "characters: lower-case letters, digits and '-', starting with a letter and ending with a "
+    "letter or digit. They prefix the names of generated Kubernetes objects.",
+)
+BAD_IDENT = _code(
+    "MLC206",
+    "invalid identifier",
+    "Source, entity, feature view and field names are snake_case identifiers [a-z][a-z0-9_]*; "
+    "they become Python names in the Feast repository.",
+)
+BAD_DURATION = _code(
+    "MLC207", "invalid duration", "Durations are an integer and a unit: ms, s, m, h, d or w."
+)
+BAD_QUANTITY = _code(
+    "MLC208",
+    "invalid resource quantity",
+    "CPU and memory are Kubernetes quantities such as 500m, 2, 512Mi or 2Gi.",
+)
+BAD_CRON = _code(
+    "MLC209",
+    "invalid cron schedule",
+    "Schedules are 5-field cron expressions: minute hour day-of-month month day-of-week.",
+)
+BAD_SEMVER = _code("MLC210", "invalid semantic version", "Model versions look like 3.2.0.")
+BAD_IMAGE = _code(
+    "MLC211",
+    "invalid image reference",
+    "Images are OCI references, ideally pinned by digest: registry/repo@sha256:<64 hex>.",
+)
+OUT_OF_RANGE = _code("MLC212", "value out of range", "A number lies outside its allowed range.")
+BAD_HEADER = _code(
+    "MLC213",
+    "wrong apiVersion or kind",
+    "A spec starts with `apiVersion: mlopsc/v1` and `kind: MLOpsProject`.",
+)
+BAD_DATE = _code("MLC214", "invalid date", "Dates are written YYYY-MM-DD.")
+BAD_DIGEST = _code(
+    "MLC215", "invalid digest", "Digests are written sha256:<64 lower-case hex characters>."
+)
+BAD_SLI = _code(
+    "MLC216",
+    "an SLI declares exactly one kind",
+    "An SLO's `sli` holds exactly one of availability, latency, drift, freshness, events.",
+)
+BAD_FORMAT = _code(
+    "MLC217",
+    "value has the wrong form",
+    "The value does not match the form the key requires (see the message).",
+)
+BAD_RISK = _code(
+    "MLC218",
+    "unacceptable risk is prohibited",
+    "EU AI Act Art. 5 prohibits AI practices of unacceptable risk; such a model cannot be deployed.",
+)
+
+# MLC3xx: references and meaning.
+DUPLICATE_NAME = _code(
+    "MLC301", "duplicate name", "Names are unique within their section."
+)
+UNKNOWN_FEATURE = _code(
+    "MLC302",
+    "unknown feature",
+    "A model, drift monitor or SLO names a feature view or a `view:field` that does not exist.",
+)
+UNKNOWN_TEAM = _code("MLC303", "unknown team", "Owners, reviewers and approvers are team names.")
+UNKNOWN_SOURCE = _code("MLC304", "unknown source", "The name is not a declared source.")
+UNKNOWN_ENTITY = _code("MLC305", "unknown entity", "The name is not a declared entity.")
+UNKNOWN_MODEL = _code("MLC307", "unknown model", "The SLO names a model that is not declared.")
+UNKNOWN_ENV = _code(
+    "MLC308",
+    "unknown environment",
+    "`overrides` keys are environment names declared under `environments`.",
+)
+SLI_MISFIT = _code(
+    "MLC309",
+    "SLI does not fit its model",
+    "availability and latency need a realtime model; drift needs a feature the model uses; "
+    "freshness needs a training schedule.",
+)
+REPLICAS = _code(
+    "MLC310", "min_replicas above max_replicas", "Autoscaling needs min_replicas <= max_replicas."
+)
+ROLLOUT = _code(
+    "MLC311",
+    "inconsistent rollout",
+    "A canary rollout needs canary_percent (1..99); a rolling rollout takes none.",
+)
+UNKNOWN_RULE = _code(
+    "MLC312",
+    "waiver names an unknown rule",
+    "A waiver's `rule` is a built-in rule id (see `mlopsc rules`) or a policy id of the project.",
+)
+WAIVER_TARGET = _code(
+    "MLC313",
+    "waiver target does not exist",
+    "A waiver's `target` is the name the rule fires on: a model, feature view, source, SLO, "
+    "environment or the project.",
+)
+SERVING_MODE = _code(
+    "MLC314",
+    "serving keys do not fit the mode",
+    "Batch serving needs a schedule and has no port or autoscaling; realtime serving has no schedule.",
+)
+SERVING_IMAGE = _code(
+    "MLC315",
+    "serving image required",
+    "Runtime `deployment` and batch serving run the model's own server image.",
+)
+SOURCE_LOCATION = _code(
+    "MLC318",
+    "source location missing or misplaced",
+    "A `file` source has a `path`; the other kinds have a `table` (kafka: the topic).",
+)
+POLICY_SYNTAX = _code(
+    "MLC320",
+    "policy expression does not compile",
+    "A policy's `when` and `require` are CEL expressions over the variable named by applies_to.",
+)
+POLICY_EVAL = _code(
+    "MLC321",
+    "policy expression failed to evaluate",
+    "The expression compiled but failed on this object (a missing field, a type mismatch); "
+    "use has() to guard optional fields.",
+)
+WAIVER_UNUSED = _code(
+    "MLC323",
+    "waiver matches nothing",
+    "No rule result matches the waiver's rule and target; remove it or fix the names.",
+)
+DUPLICATE_RULE = _code(
+    "MLC324",
+    "policy id clashes",
+    "A policy id may not repeat a built-in rule id or another policy's id.",
+)
+FEATURE_FIELD = _code(
+    "MLC325",
+    "feature view schema problem",
+    "A feature view's fields must not repeat its entity's join keys or its source's timestamp.",
+)
+DRIFT_IMAGE = _code(
+    "MLC326",
+    "drift monitor has no image",
+    "The drift job runs `monitoring.drift.image`, else the training image, else the serving image.",
+)
+UNSUPPORTED = _code(
+    "MLC327",
+    "not supported by a target",
+    "The spec asks for something a generated output cannot express.",
+)
+BAD_QUERY = _code(
+    "MLC328",
+    "invalid PromQL query",
+    "An events SLI's queries must be PromQL expressions that use {{window}} as their range.",
+)
+# MLC4xx: compiling and writing outputs.
+FOREIGN_FILE = _code(
+    "MLC401",
+    "output would overwrite a file mlopsc did not generate",
+    "build writes only the files it generated before (per mlopsc.lock.json); move the file away "
+    "or choose another output folder.",
+)
+STALE = _code("MLC402", "generated file is stale", "Run mlopsc build to update it.")
+MISSING_OUT = _code("MLC403", "generated file is missing", "Run mlopsc build to write it.")
+EDITED = _code(
+    "MLC404",
+    "generated file was edited by hand",
+    "Its content no longer matches the hash in mlopsc.lock.json; edit the spec instead.",
+)
+EXTRA = _code(
+    "MLC405",
+    "generated file no longer belongs",
+    "The lock file lists it but the spec no longer produces it; run mlopsc build to remove it.",
+)
+WRITE_FAILED = _code("MLC406", "could not write the outputs", "An I/O error while writing.")
+NO_LOCK = _code(
+    "MLC407",
+    "no lock file",
+    "The output folder has no mlopsc.lock.json: it was never built, or built elsewhere.",
+)
+
+
+def codes() -> dict[str, Code]:
+    """Every registered MLC code."""
+    return dict(_CODES)
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One problem at one place."""
+
+    code: str
+    severity: Severity
+    message: str
+    span: Span
+    hint: str | None = None
+
+    def sort_key(self) -> tuple[str, int, int, str, str]:
+        return (self.span.file, self.span.line, self.span.column, self.code, self.message)
+
+
+@dataclass
+class Sink:
+    """Collects diagnostics; every stage reports here and carries on."""
+
+    items: list[Diagnostic] = field(default_factory=list)
+
+    def error(self, code: str, message: str, span: Span, hint: str | None = None) -> None:
+        self.items.append(Diagnostic(code, Severity.ERROR, message, span, hint))
+
+    def warning(self, code: str, message: str, span: Span, hint: str | None = None) -> None:
+        self.items.append(Diagnostic(code, Severity.WARNING, message, span, hint))
+
+    def note(self, code: str, message: str, span: Span, hint: str | None = None) -> None:
+        self.items.append(Diagnostic(code, Severity.NOTE, message, span, hint))
+
+    def add(self, diagnostic: Diagnostic) -> None:
+        self.items.append(diagnostic)
+
+    @property
+    def has_errors(self) -> bool:
+        return any(d.severity is Severity.ERROR for d in self.items)
+
+    def sorted(self) -> list[Diagnostic]:
+        """Deduplicated and sorted by file, line, column."""
+        return sorted(set(self.items), key=Diagnostic.sort_key)
+
+
+def suggest(word: str, choices: Iterable[str]) -> str | None:
+    """The nearest valid name for a typo, as a hint, or None."""
+    pool = sorted(set(choices))
+    match = difflib.get_close_matches(word, pool, n=1, cutoff=0.6)
+    if not match:
+        lowered = {c.lower(): c for c in pool}
+        match = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.6)
+        match = [lowered[m] for m in match]
+    return f"did you mean '{match[0]}'?" if match else None
+
+
+def render_text(diagnostics: Sequence[Diagnostic]) -> str:
+    lines: list[str] = []
+    for d in diagnostics:
+        lines.append(
+            f"{d.span.file}:{d.span.line}:{d.span.column}: {d.severity.value}[{d.code}]: {d.message}"
+        )
+        if d.hint:
+            lines.append(f"  hint: {d.hint}")
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+def render_json(diagnostics: Sequence[Diagnostic]) -> str:
+    return (
+        json.dumps(
+            [
+                {
+                    "file": d.span.file,
+                    "line": d.span.line,
+                    "column": d.span.column,
+                    "severity": d.severity.value,
+                    "code": d.code,
+                    "message": d.message,
+                    "hint": d.hint,
+                }
+                for d in diagnostics
+            ],
+            indent=2,
+            ensure_ascii=False,
+        )
+        + "\n"
+    )
+
+
+def _gh_escape(text: str, *, prop: bool) -> str:
+    # Workflow-command escaping, as the actions/toolkit does it.
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    if prop:
+        text = text.replace(":", "%3A").replace(",", "%2C")
+    return text
+
+
+def render_github(diagnostics: Sequence[Diagnostic]) -> str:
+    out: list[str] = []
+    for d in diagnostics:
+        kind = {"error": "error", "warning": "warning", "note": "notice"}[d.severity.value]
+        message = d.message + (f"\n{d.hint}" if d.hint else "")
+        props = (
+            f"file={_gh_escape(d.span.file, prop=True)},line={d.span.line},"
+            f"col={d.span.column},title={_gh_escape(d.code, prop=True)}"
+        )
+        out.append(f"::{kind} {props}::{_gh_escape(message, prop=False)}")
+    return "\n".join(out) + ("\n" if out else "")
+
+
+def render_sarif(diagnostics: Sequence[Diagnostic], *, version: str, rules: dict[str, str]) -> str:
+    """SARIF 2.1.0, one run; `rules` maps every code used to its short description."""
+    used = sorted({d.code for d in diagnostics})
+    index = {code: i for i, code in enumerate(used)}
+    level = {"error": "error", "warning": "warning", "note": "note"}
+    run = {
+        "tool": {
+            "driver": {
+                "name": "mlopsc",
+                "version": version,
+                "informationUri": "https://github.com/mlopsc/mlopsc",
+                "rules": [
+                    {
+                        "id": code,
+                        "shortDescription": {"text": rules.get(code, code)},
+                        "helpUri": "https://github.com/mlopsc/mlopsc#diagnostics",
+                    }
+                    for code in used
+                ],
+            }
+        },
+        "results": [
+            {
+                "ruleId": d.code,
+                "ruleIndex": index[d.code],
+                "level": level[d.severity.value],
+                "message": {"text": d.message + (f" ({d.hint})" if d.hint else "")},
+                "locations": [
+                    {
+                        "physicalLocation": {
+                            "artifactLocation": {"uri": d.span.file},
+                            "region": {"startLine": d.span.line, "startColumn": d.span.column},
+                        }
+                    }
+                ],
+            }
+            for d in diagnostics
+        ],
+    }
+    doc = {
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [run],
+    }
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"

@@ -1,0 +1,398 @@
+"""YAML → plain data plus a source map, safely; `include:` resolution.
+
+ruamel.yaml composes the node graph (YAML 1.2, so `on` stays a string and `a:b` in a flow list
+is a scalar); we construct plain Python values ourselves so that we decide, per node, what is
+allowed: standard tags only, no duplicate keys, a bound on alias expansion and nesting depth.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from compiler import diagnostics as dx
+from compiler.diagnostics import Sink, Span
+
+Path = tuple[str | int, ...]
+
+MAX_NODES = 100_000  # a real spec of 1,000 models has ~60,000 nodes
+MAX_DEPTH = 64
+MAX_BYTES = 16 * 1024 * 1024
+LIST_SECTIONS = ("teams", "environments", "sources", "entities", "features", "models", "slos")
+
+_STD = "tag:yaml.org,2002:"
+_INT = re.compile(r"^[-+]?(0o[0-7_]+|0x[0-9a-fA-F_]+|[0-9][0-9_]*)$")
+
+
+@dataclass
+class SourceMap:
+    """Where every key and value of the merged document came from."""
+
+    keys: dict[Path, Span] = field(default_factory=dict)
+    values: dict[Path, Span] = field(default_factory=dict)
+
+    def span(self, path: Path, *, key: bool = False) -> Span:
+        """The span of `path`'s key (or value), else of its nearest recorded ancestor."""
+        table = self.keys if key else self.values
+        probe = tuple(path)
+        while probe:
+            if probe in table:
+                return table[probe]
+            if not key and probe in self.keys:
+                return self.keys[probe]
+            if key and probe in self.values:
+                return self.values[probe]
+            probe = probe[:-1]
+        return self.values.get((), Span("<spec>"))
+
+    def key_span(self, path: Path) -> Span:
+        return self.span(path, key=True)
+
+
+@dataclass
+class Document:
+    """The loaded spec: merged data, where it came from, and the files read."""
+
+    data: dict[str, Any]
+    source_map: SourceMap
+    files: list[tuple[str, bytes]]
+    path: str
+
+    @property
+    def sha256(self) -> str:
+        digest = hashlib.sha256()
+        for name, content in self.files:
+            digest.update(name.encode() + b"\0" + hashlib.sha256(content).digest())
+        if len(self.files) == 1:
+            return hashlib.sha256(self.files[0][1]).hexdigest()
+        return digest.hexdigest()
+
+
+class _Abort(Exception):
+    """Stops constructing one file after a fatal, already reported, problem."""
+
+
+class _Builder:
+    def __init__(self, file: str, sink: Sink) -> None:
+        self.file = file
+        self.sink = sink
+        self.count = 0
+        self.smap = SourceMap()
+
+    def span(self, node: Any) -> Span:
+        mark = node.start_mark
+        return Span(self.file, mark.line + 1, mark.column + 1)
+
+    def build(self, node: Any, path: Path, depth: int) -> Any:
+        self.count += 1
+        if self.count > MAX_NODES:
+            self.sink.error(
+                dx.ALIAS_BOMB,
+                f"the document expands to more than {MAX_NODES:,} nodes",
+                self.span(node),
+                hint="remove the anchors and aliases that multiply each other",
+            )
+            raise _Abort
+        if depth > MAX_DEPTH:
+            self.sink.error(
+                dx.TOO_DEEP, f"nesting deeper than {MAX_DEPTH} levels", self.span(node)
+            )
+            raise _Abort
+        self.smap.values.setdefault(path, self.span(node))
+        kind = node.id
+        tag = node.tag or ""
+        if kind == "scalar":
+            return self.scalar(node)
+        if tag not in (_STD + "map", _STD + "seq", _STD + "omap") and not tag.startswith("?"):
+            self.bad_tag(node)
+        if kind == "sequence":
+            return [self.build(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
+        return self.mapping(node, path, depth)
+
+    def mapping(self, node: Any, path: Path, depth: int) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        seen: dict[str, Span] = {}
+        merged: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == _STD + "merge":
+                merged.update(self.merge(value_node, path, depth))
+                continue
+            if key_node.id != "scalar":
+                self.sink.error(dx.WRONG_TYPE, "mapping keys must be plain strings", self.span(key_node))
+                continue
+            key = key_node.value
+            key_span = self.span(key_node)
+            if key in seen:
+                first = seen[key]
+                self.sink.error(
+                    dx.DUPLICATE_KEY,
+                    f"duplicate key '{key}' (first at line {first.line})",
+                    key_span,
+                )
+                continue
+            seen[key] = key_span
+            self.smap.keys[(*path, key)] = key_span
+            result[key] = self.build(value_node, (*path, key), depth + 1)
+        for key, value in merged.items():
+            result.setdefault(key, value)
+        return result
+
+    def merge(self, node: Any, path: Path, depth: int) -> dict[str, Any]:
+        sources = node.value if node.id == "sequence" else [node]
+        merged: dict[str, Any] = {}
+        for item in sources:
+            if item.id != "mapping":
+                self.sink.error(dx.MERGE_KEY, "'<<' must merge a mapping", self.span(item))
+                continue
+            value = self.build(item, path, depth + 1)
+            for key, inner in value.items():
+                merged.setdefault(key, inner)
+        return merged
+
+    def bad_tag(self, node: Any) -> None:
+        self.sink.error(
+            dx.BAD_TAG,
+            f"tag '{node.tag}' is not allowed",
+            self.span(node),
+            hint="remove the tag; mlopsc reads plain YAML values only",
+        )
+        raise _Abort
+
+    def scalar(self, node: Any) -> Any:
+        tag = node.tag or ""
+        text: str = node.value
+        if tag in ("", "!", _STD + "str") or tag.startswith("?"):
+            return text
+        if tag == _STD + "null":
+            return None
+        if tag == _STD + "bool":
+            return text.lower() == "true"
+        if tag == _STD + "int":
+            return self.integer(node, text)
+        if tag == _STD + "float":
+            return self.floating(node, text)
+        if tag == _STD + "timestamp":
+            return text  # validated (as a date) by the model
+        self.bad_tag(node)
+        return None
+
+    def integer(self, node: Any, text: str) -> int | str:
+        if not _INT.match(text):
+            return text
+        clean = text.replace("_", "")
+        sign = -1 if clean.startswith("-") else 1
+        body = clean.lstrip("+-")
+        base = 8 if body.startswith("0o") else 16 if body.startswith("0x") else 10
+        return sign * int(body[2:] if base != 10 else body, base)
+
+    def floating(self, node: Any, text: str) -> float | str:
+        lowered = text.lower().replace("_", "")
+        if lowered in (".inf", "+.inf"):
+            return float("inf")
+        if lowered == "-.inf":
+            return float("-inf")
+        if lowered == ".nan":
+            return float("nan")
+        try:
+            return float(lowered)
+        except ValueError:
+            return text
+
+
+def _display(path: str) -> str:
+    rel = os.path.relpath(path)
+    return rel if not rel.startswith("..") else os.path.normpath(path)
+
+
+def _parse_error(exc: Exception, file: str) -> tuple[str, str, Span]:
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    line = mark.line + 1 if mark is not None else 1
+    column = mark.column + 1 if mark is not None else 1
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    context = getattr(exc, "context", None)
+    message = f"{context}: {problem}" if context else str(problem)
+    code = dx.TAB if "'\\t'" in message or "\t" in message else dx.YAML_SYNTAX
+    if code == dx.TAB:
+        message = "tab character where YAML allows only spaces"
+    return code, message, Span(file, line, column)
+
+
+def _read(path: str, display: str, sink: Sink, at: Span | None) -> bytes | None:
+    try:
+        size = os.path.getsize(path)
+        if size > MAX_BYTES:
+            sink.error(dx.YAML_SYNTAX, f"file is larger than {MAX_BYTES // 2**20} MiB", Span(display))
+            return None
+        with open(path, "rb") as handle:
+            return handle.read()
+    except OSError as exc:
+        if at is None:
+            raise
+        sink.error(dx.INCLUDE_MISSING, f"cannot read '{display}': {exc.strerror}", at)
+        return None
+
+
+def _compose(content: bytes, display: str, sink: Sink) -> Any:
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        before = content[: exc.start]
+        line = before.count(b"\n") + 1
+        column = exc.start - (before.rfind(b"\n") + 1) + 1
+        sink.error(dx.ENCODING, f"byte 0x{content[exc.start]:02x} is not valid UTF-8", Span(display, line, column))
+        return None
+    text = text.removeprefix("\ufeff")
+    if not text.strip() or all(
+        not line.strip() or line.lstrip().startswith("#") for line in text.splitlines()
+    ):
+        sink.error(dx.EMPTY, "the file is empty", Span(display))
+        return None
+    yaml = YAML(typ="rt", pure=True)
+    try:
+        nodes = list(yaml.compose_all(text))
+    except MarkedYAMLError as exc:
+        code, message, span = _parse_error(exc, display)
+        sink.error(code, message, span)
+        return None
+    except YAMLError as exc:  # unmarked errors are rare; still located at the file
+        sink.error(dx.YAML_SYNTAX, str(exc).splitlines()[0], Span(display))
+        return None
+    nodes = [n for n in nodes if n is not None]
+    if not nodes:
+        sink.error(dx.EMPTY, "the file holds no YAML document", Span(display))
+        return None
+    if len(nodes) > 1:
+        mark = nodes[1].start_mark
+        sink.error(dx.MULTI_DOC, "a spec file holds one YAML document", Span(display, mark.line + 1, 1))
+        return None
+    return nodes[0]
+
+
+def _load_file(
+    path: str, display: str, sink: Sink, at: Span | None
+) -> tuple[dict[str, Any], SourceMap, bytes] | None:
+    content = _read(path, display, sink, at)
+    if content is None:
+        return None
+    node = _compose(content, display, sink)
+    if node is None:
+        return None
+    builder = _Builder(display, sink)
+    if node.id != "mapping":
+        sink.error(dx.NOT_MAPPING, f"the document is a {node.id}, not a mapping", builder.span(node))
+        return None
+    try:
+        data = builder.build(node, (), 0)
+    except _Abort:
+        return None
+    except RecursionError:
+        sink.error(dx.TOO_DEEP, "the document nests too deeply", Span(display))
+        return None
+    return data, builder.smap, content
+
+
+def _shift(smap: SourceMap, into: SourceMap, offsets: dict[str, int]) -> None:
+    for table_from, table_to in ((smap.keys, into.keys), (smap.values, into.values)):
+        for path, span in table_from.items():
+            if not path:
+                continue
+            section = path[0]
+            if section not in offsets:
+                continue
+            if len(path) >= 2 and isinstance(path[1], int):
+                table_to[(section, path[1] + offsets[section], *path[2:])] = span
+            elif len(path) == 1:
+                table_to.setdefault(path, span)
+
+
+def _expand(
+    entry: Any, index: int, base_dir: str, base_display: str, smap: SourceMap, sink: Sink
+) -> list[tuple[str, str, Span]]:
+    at = smap.values.get(("include", index), smap.key_span(("include",)))
+    if not isinstance(entry, str) or not entry.strip():
+        sink.error(dx.WRONG_TYPE, "an include entry is a file path or glob", at)
+        return []
+    pattern = os.path.join(base_dir, entry)
+    if glob.has_magic(entry):
+        matches = sorted(glob.glob(pattern, recursive=True))
+        matches = [m for m in matches if os.path.isfile(m)]
+    else:
+        matches = [pattern] if os.path.isfile(pattern) else []
+    if not matches:
+        sink.error(dx.INCLUDE_MISSING, f"include '{entry}' matches no file", at)
+        return []
+    display_dir = os.path.dirname(base_display)
+    return [
+        (m, os.path.normpath(os.path.join(display_dir, os.path.relpath(m, base_dir))), at)
+        for m in matches
+    ]
+
+
+def _include(
+    data: dict[str, Any],
+    smap: SourceMap,
+    path: str,
+    display: str,
+    sink: Sink,
+    stack: tuple[str, ...],
+    files: list[tuple[str, bytes]],
+) -> None:
+    """Append the list sections of every included file, recursively, to `data`."""
+    entries = data.get("include")
+    if entries is None:
+        return
+    if not isinstance(entries, list):
+        sink.error(dx.WRONG_TYPE, "'include' is a list of file paths or globs", smap.span(("include",)))
+        return
+    base_dir = os.path.dirname(path)
+    for index, entry in enumerate(entries):
+        for real, shown, at in _expand(entry, index, base_dir, display, smap, sink):
+            key = os.path.realpath(real)
+            if key in stack:
+                sink.error(dx.INCLUDE_CYCLE, f"'{shown}' includes itself through '{display}'", at)
+                continue
+            loaded = _load_file(real, shown, sink, at)
+            if loaded is None:
+                continue
+            sub, sub_map, content = loaded
+            files.append((shown, content))
+            _include(sub, sub_map, real, shown, sink, (*stack, key), files)
+            offsets: dict[str, int] = {}
+            for section, value in sub.items():
+                if section in ("include", "apiVersion", "kind"):
+                    continue
+                if section not in LIST_SECTIONS or not isinstance(value, list):
+                    sink.error(
+                        dx.INCLUDE_CONTENT,
+                        f"an included file may only hold list sections, not '{section}'",
+                        sub_map.key_span((section,)),
+                        hint="allowed: " + ", ".join(LIST_SECTIONS),
+                    )
+                    continue
+                target = data.setdefault(section, [])
+                if not isinstance(target, list):
+                    continue
+                if (section,) not in smap.keys:
+                    smap.keys[(section,)] = sub_map.key_span((section,))
+                offsets[section] = len(target)
+                target.extend(value)
+            _shift(sub_map, smap, offsets)
+
+
+def load_spec(path: str, sink: Sink) -> Document | None:
+    """Read a spec file and everything it includes; None after reporting when unreadable."""
+    display = _display(path)
+    loaded = _load_file(path, display, sink, None)
+    if loaded is None:
+        return None
+    data, smap, content = loaded
+    files = [(display, content)]
+    _include(data, smap, path, display, sink, (os.path.realpath(path),), files)
+    return Document(data=data, source_map=smap, files=files, path=display)

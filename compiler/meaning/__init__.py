@@ -1,0 +1,386 @@
+"""The meaning stage: references resolve, names are unique, values make sense together."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from compiler import diagnostics as dx
+from compiler.diagnostics import Sink
+from compiler.load import Path, SourceMap
+from compiler.spec.models import (
+    Entity,
+    Environment,
+    FeatureView,
+    Model,
+    Project,
+    Serving,
+    Slo,
+    Source,
+    Team,
+)
+
+
+@dataclass(frozen=True)
+class FeatureRef:
+    """One resolved `view:field` a model uses."""
+
+    view: str
+    field: str
+    dtype: str
+    pii: bool
+
+    @property
+    def ref(self) -> str:
+        return f"{self.view}:{self.field}"
+
+
+@dataclass
+class Index:
+    """Name → object tables of a validated project, shared by governance and plan."""
+
+    project: Project
+    teams: dict[str, Team] = field(default_factory=dict)
+    environments: dict[str, Environment] = field(default_factory=dict)
+    sources: dict[str, Source] = field(default_factory=dict)
+    entities: dict[str, Entity] = field(default_factory=dict)
+    views: dict[str, FeatureView] = field(default_factory=dict)
+    models: dict[str, Model] = field(default_factory=dict)
+    slos: dict[str, Slo] = field(default_factory=dict)
+    model_features: dict[str, list[FeatureRef]] = field(default_factory=dict)
+
+    def owner_of(self, obj: Model | Source | FeatureView) -> str:
+        return obj.owner or self.project.metadata.owner
+
+    def feature_refs(self) -> list[str]:
+        return sorted(
+            [v.name for v in self.views.values()]
+            + [f"{v.name}:{f.name}" for v in self.views.values() for f in v.fields]
+        )
+
+    def resolve_feature(self, ref: str) -> list[FeatureRef] | None:
+        """The fields a `view` or `view:field` reference names, or None if it names nothing."""
+        view_name, _, field_name = ref.partition(":")
+        view = self.views.get(view_name)
+        if view is None:
+            return None
+        fields = [f for f in view.fields if not field_name or f.name == field_name]
+        if not fields:
+            return None
+        return [FeatureRef(view.name, f.name, f.dtype, f.pii) for f in fields]
+
+
+def _index(project: Project) -> Index:
+    index = Index(project)
+    tables: list[tuple[dict[str, Any], Iterable[Any]]] = [
+        (index.teams, project.teams),
+        (index.environments, project.environments),
+        (index.sources, project.sources),
+        (index.entities, project.entities),
+        (index.views, project.features),
+        (index.models, project.models),
+        (index.slos, project.slos),
+    ]
+    for table, items in tables:
+        for item in items:
+            table.setdefault(item.name, item)
+    return index
+
+
+class _Checker:
+    def __init__(self, project: Project, smap: SourceMap, sink: Sink) -> None:
+        self.p = project
+        self.smap = smap
+        self.sink = sink
+        self.ix = _index(project)
+
+    def err(self, code: str, message: str, path: Path, hint: str | None = None) -> None:
+        self.sink.error(code, message, self.smap.span(path), hint=hint)
+
+    def ref(self, code: str, what: str, name: str, table: Iterable[str], path: Path) -> bool:
+        pool = list(table)
+        if name in pool:
+            return True
+        hint = dx.suggest(name, pool) or (
+            f"declared {what}s: {', '.join(sorted(pool))}" if pool else f"no {what} is declared"
+        )
+        self.err(code, f"unknown {what} '{name}'", path, hint)
+        return False
+
+    def unique(self) -> None:
+        sections = ("teams", "environments", "sources", "entities", "features", "models", "slos")
+        for section in sections:
+            seen: dict[str, int] = {}
+            for i, item in enumerate(getattr(self.p, section)):
+                if item.name in seen:
+                    first = self.smap.span((section, seen[item.name], "name"))
+                    self.err(
+                        dx.DUPLICATE_NAME,
+                        f"{section}: '{item.name}' is declared twice (first at line {first.line})",
+                        (section, i, "name"),
+                    )
+                else:
+                    seen[item.name] = i
+        namespaces: dict[str, int] = {}
+        for i, env in enumerate(self.p.environments):
+            if env.namespace in namespaces and self.p.environments[namespaces[env.namespace]].cluster == env.cluster:
+                self.err(
+                    dx.DUPLICATE_NAME,
+                    f"namespace '{env.namespace}' is used by two environments on the same cluster",
+                    ("environments", i, "namespace"),
+                )
+            namespaces.setdefault(env.namespace, i)
+        ids: dict[str, int] = {}
+        for i, policy in enumerate(self.p.governance.policies):
+            if policy.id in ids:
+                self.err(dx.DUPLICATE_RULE, f"policy id '{policy.id}' is used twice", ("governance", "policies", i, "id"))
+            ids.setdefault(policy.id, i)
+
+    def teams(self) -> None:
+        names = self.ix.teams
+        self.ref(dx.UNKNOWN_TEAM, "team", self.p.metadata.owner, names, ("metadata", "owner"))
+        for section in ("sources", "features", "models"):
+            for i, item in enumerate(getattr(self.p, section)):
+                if item.owner is not None:
+                    self.ref(dx.UNKNOWN_TEAM, "team", item.owner, names, (section, i, "owner"))
+        for i, env in enumerate(self.p.environments):
+            for j, reviewer in enumerate(env.approval.reviewers):
+                self.ref(dx.UNKNOWN_TEAM, "team", reviewer, names, ("environments", i, "approval", "reviewers", j))
+        for i, waiver in enumerate(self.p.governance.waivers):
+            self.ref(dx.UNKNOWN_TEAM, "team", waiver.approved_by, names, ("governance", "waivers", i, "approved_by"))
+
+    def sources(self) -> None:
+        for i, src in enumerate(self.p.sources):
+            base: Path = ("sources", i)
+            if src.kind == "file":
+                if not src.path:
+                    self.err(dx.SOURCE_LOCATION, f"file source '{src.name}' needs a 'path'", (*base, "name"))
+                if src.table:
+                    self.err(dx.SOURCE_LOCATION, "a file source has a 'path', not a 'table'", (*base, "table"))
+            else:
+                if not src.table:
+                    self.err(dx.SOURCE_LOCATION, f"{src.kind} source '{src.name}' needs a 'table'", (*base, "name"))
+                if src.path:
+                    self.err(dx.SOURCE_LOCATION, f"a {src.kind} source has a 'table', not a 'path'", (*base, "path"))
+            if src.kind == "kafka" and not src.bootstrap_servers:
+                self.err(dx.SOURCE_LOCATION, "a kafka source needs 'bootstrap_servers'", (*base, "name"))
+            if src.kind != "kafka" and src.bootstrap_servers:
+                self.err(dx.SOURCE_LOCATION, "only kafka sources take 'bootstrap_servers'", (*base, "bootstrap_servers"))
+
+    def views(self) -> None:
+        for i, view in enumerate(self.p.features):
+            base: Path = ("features", i)
+            entity_ok = self.ref(dx.UNKNOWN_ENTITY, "entity", view.entity, self.ix.entities, (*base, "entity"))
+            self.ref(dx.UNKNOWN_SOURCE, "source", view.source, self.ix.sources, (*base, "source"))
+            reserved: dict[str, str] = {}
+            if entity_ok:
+                reserved.update({k: "a join key of its entity" for k in self.ix.entities[view.entity].join_keys})
+            src = self.ix.sources.get(view.source)
+            if src is not None:
+                reserved[src.timestamp_field] = "its source's timestamp field"
+            seen: set[str] = set()
+            for j, fld in enumerate(view.fields):
+                where = (*base, "fields", j, "name")
+                if fld.name in seen:
+                    self.err(dx.DUPLICATE_NAME, f"field '{fld.name}' appears twice in view '{view.name}'", where)
+                seen.add(fld.name)
+                if fld.name in reserved:
+                    self.err(dx.FEATURE_FIELD, f"field '{fld.name}' is {reserved[fld.name]}", where)
+
+    def feature_list(self, refs: list[str], path: Path) -> list[FeatureRef]:
+        resolved: list[FeatureRef] = []
+        for j, ref in enumerate(refs):
+            found = self.ix.resolve_feature(ref)
+            if found is None:
+                hint = dx.suggest(ref, self.ix.feature_refs()) or (
+                    "write view:field or view" if self.ix.views else "no feature view is declared"
+                )
+                self.err(dx.UNKNOWN_FEATURE, f"unknown feature '{ref}'", (*path, j), hint)
+                continue
+            resolved.extend(f for f in found if f not in resolved)
+        return resolved
+
+    def models(self) -> None:
+        envs = self.ix.environments
+        for i, model in enumerate(self.p.models):
+            base: Path = ("models", i)
+            used = self.feature_list(model.features, (*base, "features"))
+            self.ix.model_features[model.name] = used
+            if model.training is not None:
+                for j, src in enumerate(model.training.data):
+                    self.ref(dx.UNKNOWN_SOURCE, "source", src, self.ix.sources, (*base, "training", "data", j))
+            self.serving(model.serving, (*base, "serving"))
+            for env_name, override in model.serving.overrides.items():
+                opath: Path = (*base, "serving", "overrides", env_name)
+                if env_name not in envs:
+                    self.sink.error(
+                        dx.UNKNOWN_ENV,
+                        f"unknown environment '{env_name}' in overrides",
+                        self.smap.key_span(opath),
+                        hint=dx.suggest(env_name, envs) or f"environments: {', '.join(envs)}",
+                    )
+                    continue
+                merged = self.merged(model.serving, override.model_dump(exclude_none=True), opath)
+                if merged is not None:
+                    self.serving(merged, opath, base_path=(*base, "serving"))
+            drift = model.monitoring.drift
+            if drift is not None:
+                dpath: Path = (*base, "monitoring", "drift")
+                self.feature_list(drift.features, (*dpath, "features"))
+                for j, ref in enumerate(drift.features):
+                    found = self.ix.resolve_feature(ref) or []
+                    if found and not all(f in used for f in found):
+                        self.err(
+                            dx.UNKNOWN_FEATURE,
+                            f"drift watches '{ref}', which model '{model.name}' does not use",
+                            (*dpath, "features", j),
+                        )
+                if drift.image is None and model.training is None and model.serving.image is None:
+                    self.err(dx.DRIFT_IMAGE, "the drift job needs an image: set monitoring.drift.image", dpath)
+
+    def merged(self, base: Serving, override: dict[str, Any], path: Path) -> Serving | None:
+        data = base.model_dump(exclude={"overrides"})
+        _deep_merge(data, override)
+        try:
+            return Serving.model_validate(data, strict=False)
+        except ValidationError as exc:
+            for error in exc.errors(include_url=False):
+                loc = tuple(str(p) for p in error["loc"] if isinstance(p, str))
+                self.err(dx.BAD_VALUE, f"with this override: {error['msg']}", (*path, *loc))
+            return None
+
+    def serving(self, s: Serving, path: Path, base_path: Path | None = None) -> None:
+        """Cross-field serving checks; for an override, blame the override when it set the key."""
+
+        def at(*keys: str) -> Path:
+            probe = (*path, *keys)
+            if base_path is None or probe in self.smap.values:
+                return probe
+            return (*base_path, *keys)
+
+        env = f" (in environment '{path[-1]}')" if base_path is not None else ""
+        if s.mode == "batch":
+            if s.schedule is None:
+                self.err(dx.SERVING_MODE, f"batch serving needs a 'schedule'{env}", at("mode"))
+            if s.image is None:
+                self.err(dx.SERVING_IMAGE, f"batch serving needs an 'image'{env}", at("mode"))
+        else:
+            if s.schedule is not None:
+                self.err(dx.SERVING_MODE, f"realtime serving takes no 'schedule'{env}", at("schedule"))
+            if s.runtime == "deployment" and s.image is None:
+                self.err(dx.SERVING_IMAGE, f"runtime 'deployment' needs an 'image'{env}", at("runtime"))
+        if s.autoscaling.min_replicas > s.autoscaling.max_replicas:
+            self.err(
+                dx.REPLICAS,
+                f"min_replicas {s.autoscaling.min_replicas} is above max_replicas {s.autoscaling.max_replicas}{env}",
+                at("autoscaling", "min_replicas"),
+            )
+        if s.rollout.strategy == "canary" and s.rollout.canary_percent is None:
+            self.err(dx.ROLLOUT, f"a canary rollout needs 'canary_percent' (1..99){env}", at("rollout", "strategy"))
+        if s.rollout.strategy == "rolling" and s.rollout.canary_percent is not None:
+            self.err(dx.ROLLOUT, f"'canary_percent' needs strategy 'canary'{env}", at("rollout", "canary_percent"))
+
+    def slos(self) -> None:
+        for i, slo in enumerate(self.p.slos):
+            base: Path = ("slos", i)
+            if not self.ref(dx.UNKNOWN_MODEL, "model", slo.model, self.ix.models, (*base, "model")):
+                continue
+            model = self.ix.models[slo.model]
+            kind = slo.sli.kind
+            kpath: Path = (*base, "sli", kind)
+            if kind in ("availability", "latency") and model.serving.mode != "realtime":
+                self.err(
+                    dx.SLI_MISFIT,
+                    f"a {kind} SLI needs a realtime model; '{model.name}' serves in batch",
+                    (*base, "sli", kind),
+                )
+            if kind == "drift" and slo.sli.drift is not None:
+                ref = slo.sli.drift.feature
+                found = self.ix.resolve_feature(ref)
+                if found is None:
+                    self.err(
+                        dx.UNKNOWN_FEATURE,
+                        f"unknown feature '{ref}'",
+                        (*kpath, "feature"),
+                        dx.suggest(ref, self.ix.feature_refs()),
+                    )
+                elif not all(f in self.ix.model_features.get(model.name, []) for f in found):
+                    self.err(
+                        dx.SLI_MISFIT,
+                        f"drift SLI on '{ref}', which model '{model.name}' does not use",
+                        (*kpath, "feature"),
+                        dx.suggest(ref, [f.ref for f in self.ix.model_features.get(model.name, [])]),
+                    )
+            if kind == "freshness" and (model.training is None or model.training.schedule is None):
+                self.err(
+                    dx.SLI_MISFIT,
+                    f"a freshness SLI needs a training schedule; model '{model.name}' has none",
+                    kpath,
+                )
+            if kind == "events" and slo.sli.events is not None:
+                for key in ("error_query", "total_query"):
+                    problem = promql_problem(getattr(slo.sli.events, key))
+                    if problem:
+                        self.err(dx.BAD_QUERY, f"{key}: {problem}", (*kpath, key))
+
+    def run(self) -> Index:
+        self.unique()
+        self.teams()
+        self.sources()
+        self.views()
+        self.models()
+        self.slos()
+        return self.ix
+
+
+def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> None:
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _deep_merge(base[key], value)
+        else:
+            base[key] = value
+
+
+def promql_problem(query: str) -> str | None:
+    """A cheap structural check of a PromQL query with {{window}}; promtool judges the rest."""
+    if "{{window}}" not in query.replace(" ", ""):
+        return "the query must use {{window}} as its range, e.g. rate(x[{{window}}])"
+    text = query.replace("{{window}}", "5m")
+    pairs = {")": "(", "]": "[", "}": "{"}
+    stack: list[str] = []
+    quote: str | None = None
+    for ch in text:
+        if quote:
+            if ch == quote:
+                quote = None
+            continue
+        if ch in "\"'`":
+            quote = ch
+        elif ch in "([{":
+            stack.append(ch)
+        elif ch in pairs:
+            if not stack or stack.pop() != pairs[ch]:
+                return f"unbalanced '{ch}'"
+    if quote:
+        return "unterminated string"
+    if stack:
+        return f"unclosed '{stack[-1]}'"
+    return None
+
+
+def check_meaning(project: Project, smap: SourceMap, sink: Sink) -> Index:
+    """Run every reference and consistency check; return the name tables for later stages."""
+    return _Checker(project, smap, sink).run()
+
+
+def merged_serving(model: Model, environment: str) -> Serving:
+    """The model's serving for one environment: the base with that environment's override."""
+    override = model.serving.overrides.get(environment)
+    if override is None:
+        return model.serving
+    data = model.serving.model_dump(exclude={"overrides"})
+    _deep_merge(data, override.model_dump(exclude_none=True))
+    return Serving.model_validate(data, strict=False)
