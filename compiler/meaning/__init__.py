@@ -223,7 +223,7 @@ class _Checker:
                         hint=dx.suggest(env_name, envs) or f"environments: {', '.join(envs)}",
                     )
                     continue
-                merged = self.merged(model.serving, override.model_dump(exclude_none=True), opath)
+                merged = self.merged(model.serving, override.model_dump(exclude_unset=True), opath)
                 if merged is not None:
                     self.serving(merged, opath, base_path=(*base, "serving"))
             drift = model.monitoring.drift
@@ -382,5 +382,5 @@ def merged_serving(model: Model, environment: str) -> Serving:
     if override is None:
         return model.serving
     data = model.serving.model_dump(exclude={"overrides"})
-    _deep_merge(data, override.model_dump(exclude_none=True))
+    _deep_merge(data, override.model_dump(exclude_unset=True))
     return Serving.model_validate(data, strict=False)
