@@ -289,6 +289,11 @@ NO_LOCK = _code(
     "no lock file",
     "The output folder has no mlopsc.lock.json: it was never built, or built elsewhere.",
 )
+NEEDS_REPOSITORY = _code(
+    "MLC408",
+    "a target needs a key the spec does not set",
+    "For example the argocd target needs metadata.repository; build with --only to leave it out.",
+)
 
 
 def codes() -> dict[str, Code]:

@@ -268,6 +268,15 @@ class Serving(Strict):
     request_logging: bool = _d(
         "Record predictions (EU AI Act Art. 12 record-keeping).", default=False
     )
+    request_log_url: Url | None = _d(
+        "Where KServe sends request logs (default: http://request-logger.<namespace>.svc.cluster.local).",
+        default=None,
+    )
+    health_path: str = _d(
+        "HTTP path of the server's liveness and readiness probes (runtime deployment).",
+        default="/healthz",
+        pattern=r"^/[A-Za-z0-9._~/-]*$",
+    )
     overrides: dict[Name, ServingOverride] = _d(
         "Per-environment changes to any serving key.", default_factory=dict
     )
@@ -302,6 +311,10 @@ class ServingOverride(Strict):
     autoscaling: AutoscalingOverride | None = _d("Replica bounds.", default=None)
     rollout: RolloutOverride | None = _d("Rollout strategy.", default=None)
     request_logging: bool | None = _d("Record predictions.", default=None)
+    request_log_url: Url | None = _d("Where KServe sends request logs.", default=None)
+    health_path: str | None = _d(
+        "HTTP path of the probes.", default=None, pattern=r"^/[A-Za-z0-9._~/-]*$"
+    )
 
 
 class Drift(Strict):
@@ -449,6 +462,15 @@ class Governance(Strict):
 
 
 class Outputs(Strict):
+    directory: str = _d(
+        "Path of the build output folder inside the repository (what `mlopsc build -o` writes); "
+        "Argo CD and CI read the generated files there.",
+        default="deploy",
+        pattern=r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$",
+    )
+    revision: str = _d(
+        "Git revision Argo CD syncs from.", default="HEAD", pattern=r"^[A-Za-z0-9._/-]+$"
+    )
     github_workflows: str | None = _d(
         "Folder of generated GitHub workflows relative to the output (default github/workflows).",
         default=None,

@@ -1,0 +1,55 @@
+"""Targets: one module per output family, in an explicit registry.
+
+Every target module has `NAME` and `render(plan) -> list[Artifact]`, and reads only the plan.
+Modules are imported when used, so `--only kubernetes` does not pay for jinja2 or the rest.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from typing import Protocol
+
+from compiler.diagnostics import Sink
+from compiler.emit import Artifact
+from compiler.load import SourceMap
+from compiler.plan import Plan
+
+
+class Target(Protocol):
+    NAME: str
+
+    def render(self, plan: Plan) -> list[Artifact]: ...
+
+
+REGISTRY: dict[str, str] = {
+    "kubernetes": "compiler.targets.kubernetes",
+    "argocd": "compiler.targets.argocd",
+}
+
+
+def load_target(name: str) -> Target:
+    """The target module registered under `name`."""
+    module = importlib.import_module(REGISTRY[name])
+    return module  # type: ignore[return-value]
+
+
+def render_all(plan: Plan, names: list[str]) -> list[Artifact]:
+    """Artifacts of the named targets, sorted by path; a path written twice is a bug."""
+    artifacts: dict[str, Artifact] = {}
+    for name in names:
+        for artifact in load_target(name).render(plan):
+            if artifact.path in artifacts:
+                raise RuntimeError(f"two targets write {artifact.path}")
+            artifacts[artifact.path] = dataclasses.replace(artifact, target=name)
+    return [artifacts[p] for p in sorted(artifacts)]
+
+
+def preflight(plan: Plan, names: list[str], smap: SourceMap, sink: Sink) -> None:
+    """Let each target report what it needs from the spec before anything is rendered."""
+    for name in names:
+        module = load_target(name)
+        check = getattr(module, "preflight", None)
+        if check is not None:
+            for code, message, path in check(plan):
+                sink.error(code, message, smap.span(path))

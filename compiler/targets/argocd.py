@@ -1,0 +1,78 @@
+"""Argo CD target: one Application per environment, syncing its rendered folder."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from compiler.emit import Artifact, yaml_text
+from compiler.plan import EnvPlan, Plan, k8s_name
+
+NAME = "argocd"
+ARGOCD_NAMESPACE = "argocd"
+
+
+def repo_url(repository: str) -> str:
+    """An https clone URL from metadata.repository (github.com/acme/x → https://github.com/acme/x.git)."""
+    if repository.startswith(("https://", "http://", "ssh://", "git@")):
+        return repository
+    url = "https://" + repository.strip("/")
+    return url if url.endswith(".git") else url + ".git"
+
+
+def application(plan: Plan, ep: EnvPlan) -> dict[str, Any]:
+    project = plan.index.project
+    repository = project.metadata.repository or ""
+    folder = f"{project.outputs.directory.strip('/')}/kubernetes/{ep.name}"
+    sync: dict[str, Any] = {
+        "syncOptions": ["PruneLast=true", "ApplyOutOfSyncOnly=true"],
+        "retry": {"limit": 5, "backoff": {"duration": "10s", "factor": 2, "maxDuration": "5m"}},
+    }
+    if not ep.needs_approval:
+        sync = {"automated": {"prune": True, "selfHeal": True}, **sync}
+    return {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Application",
+        "metadata": {
+            "name": k8s_name(plan.name, ep.name),
+            "namespace": ARGOCD_NAMESPACE,
+            "labels": {**plan.labels, "mlopsc/environment": ep.name},
+            "annotations": {
+                "mlopsc/approval-required": "true" if ep.needs_approval else "false",
+            },
+            "finalizers": ["resources-finalizer.argocd.argoproj.io"],
+        },
+        "spec": {
+            "project": ep.env.argocd_project,
+            "source": {
+                "repoURL": repo_url(repository),
+                "targetRevision": project.outputs.revision,
+                "path": folder,
+                # A plain directory: kustomize is quadratic in objects, Argo CD needs none of it.
+                "directory": {"recurse": False, "exclude": "kustomization.yaml"},
+            },
+            "destination": {"server": ep.env.cluster, "namespace": ep.namespace},
+            "syncPolicy": sync,
+            "revisionHistoryLimit": 10,
+        },
+    }
+
+
+def preflight(plan: Plan) -> list[tuple[str, str, tuple[str | int, ...]]]:
+    """Argo CD syncs from git: the spec must say which repository."""
+    if plan.index.project.metadata.repository:
+        return []
+    return [
+        (
+            "MLC408",
+            "the argocd target needs metadata.repository (the git repository Argo CD syncs from)",
+            ("metadata",),
+        )
+    ]
+
+
+def render(plan: Plan) -> list[Artifact]:
+    header = plan.header("#")
+    return [
+        Artifact(f"argocd/{ep.name}.yaml", yaml_text([application(plan, ep)], header=header))
+        for ep in plan.environments
+    ]
