@@ -37,14 +37,18 @@ class SourceMap:
 
     def span(self, path: Path, *, key: bool = False) -> Span:
         """The span of `path`'s key (or value), else of its nearest recorded ancestor."""
-        table = self.keys if key else self.values
         probe = tuple(path)
+        first, second = (self.keys, self.values) if key else (self.values, self.keys)
+        if probe in first:
+            return first[probe]
+        if probe in second:
+            return second[probe]
+        # A missing child is best blamed on its parent's key (`training:`), which names it.
+        probe = probe[:-1]
         while probe:
-            if probe in table:
-                return table[probe]
-            if not key and probe in self.keys:
+            if probe in self.keys:
                 return self.keys[probe]
-            if key and probe in self.values:
+            if probe in self.values:
                 return self.values[probe]
             probe = probe[:-1]
         return self.values.get((), Span("<spec>"))
@@ -64,9 +68,13 @@ class Document:
 
     @property
     def sha256(self) -> str:
+        # Included files count by their path relative to the spec, so the hash does not
+        # depend on the directory mlopsc runs in.
         digest = hashlib.sha256()
+        base = os.path.dirname(self.path)
         for name, content in self.files:
-            digest.update(name.encode() + b"\0" + hashlib.sha256(content).digest())
+            rel = os.path.relpath(name, base).replace(os.sep, "/")
+            digest.update(rel.encode() + b"\0" + hashlib.sha256(content).digest())
         if len(self.files) == 1:
             return hashlib.sha256(self.files[0][1]).hexdigest()
         return digest.hexdigest()
@@ -90,10 +98,13 @@ class _Builder:
     def build(self, node: Any, path: Path, depth: int) -> Any:
         self.count += 1
         if self.count > MAX_NODES:
+            # Aliases carry no position of their own (the composer hands back the anchored
+            # node), so blame the top-level key whose value blew up.
+            at = self.smap.keys.get(path[:1]) if path else None
             self.sink.error(
                 dx.ALIAS_BOMB,
                 f"the document expands to more than {MAX_NODES:,} nodes",
-                self.span(node),
+                at or self.span(node),
                 hint="remove the anchors and aliases that multiply each other",
             )
             raise _Abort
@@ -156,7 +167,7 @@ class _Builder:
     def bad_tag(self, node: Any) -> None:
         self.sink.error(
             dx.BAD_TAG,
-            f"tag '{node.tag}' is not allowed",
+            f"tag '{_short_tag(node.tag)}' is not allowed",
             self.span(node),
             hint="remove the tag; mlopsc reads plain YAML values only",
         )
@@ -203,12 +214,17 @@ class _Builder:
             return text
 
 
+def _short_tag(tag: str) -> str:
+    """A tag as the user wrote it: `!!python/object`, not `tag:yaml.org,2002:python/object`."""
+    return "!!" + tag.removeprefix(_STD) if tag.startswith(_STD) else tag
+
+
 def _display(path: str) -> str:
     rel = os.path.relpath(path)
     return rel if not rel.startswith("..") else os.path.normpath(path)
 
 
-def _parse_error(exc: Exception, file: str) -> tuple[str, str, Span]:
+def _parse_error(exc: Exception, file: str) -> tuple[str, str, Span, str | None]:
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     line = mark.line + 1 if mark is not None else 1
     column = mark.column + 1 if mark is not None else 1
@@ -216,9 +232,18 @@ def _parse_error(exc: Exception, file: str) -> tuple[str, str, Span]:
     context = getattr(exc, "context", None)
     message = f"{context}: {problem}" if context else str(problem)
     code = dx.TAB if "'\\t'" in message or "\t" in message else dx.YAML_SYNTAX
+    hint = None
     if code == dx.TAB:
         message = "tab character where YAML allows only spaces"
-    return code, message, Span(file, line, column)
+    else:
+        # The problem is found where parsing gets stuck, often a line after the real mistake;
+        # the context mark says where the unfinished construct began.
+        start = getattr(exc, "context_mark", None)
+        if context and start is not None and (start.line, start.column) != (line - 1, column - 1):
+            what = str(context).removeprefix("while parsing ").removeprefix("while scanning ")
+            what = what.removeprefix("a ").removeprefix("an ")
+            hint = f"the {what} began at line {start.line + 1}, column {start.column + 1}"
+    return code, message, Span(file, line, column), hint
 
 
 def _read(path: str, display: str, sink: Sink, at: Span | None) -> bytes | None:
@@ -258,8 +283,8 @@ def _compose(content: bytes, display: str, sink: Sink) -> Any:
     try:
         nodes = list(yaml.compose_all(text))
     except MarkedYAMLError as exc:
-        code, message, span = _parse_error(exc, display)
-        sink.error(code, message, span)
+        code, message, span, hint = _parse_error(exc, display)
+        sink.error(code, message, span, hint=hint)
         return None
     except YAMLError as exc:  # unmarked errors are rare; still located at the file
         sink.error(dx.YAML_SYNTAX, str(exc).splitlines()[0], Span(display))
