@@ -142,11 +142,23 @@ def _cron(value: str) -> str:
     return value
 
 
+def _semver_input(value: Any) -> Any:
+    # `version: 3.2` is the float 3.2 to YAML, and 3.10 would become 3.1: say so plainly.
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise _fail(
+            "mlopsc_semver",
+            "'{value}' was read as a number, not a semantic version: write MAJOR.MINOR.PATCH "
+            "and quote it if needed, e.g. \"3.2.0\"",
+            value=str(value),
+        )
+    return value
+
+
 def _semver(value: str) -> str:
     if not SEMVER_RE.match(value):
         raise _fail(
             "mlopsc_semver",
-            "'{value}' is not a semantic version (MAJOR.MINOR.PATCH, e.g. 3.2.0); quote it if YAML read it as a number",
+            "'{value}' is not a semantic version (MAJOR.MINOR.PATCH, e.g. 3.2.0)",
             value=value,
         )
     return value
@@ -164,12 +176,35 @@ def _digest(value: str) -> str:
 
 def _image(value: str) -> str:
     if len(value) > 512 or not IMAGE_RE.match(value):
+        _, at, digest = value.rpartition("@")
+        if at and IMAGE_RE.match(value[: -len(digest) - 1]) and not DIGEST_RE.match(digest):
+            raise _fail(
+                "mlopsc_digest",
+                "'{value}': the digest '{digest}' is not sha256: and 64 lower-case hex characters",
+                value=value,
+                digest=digest,
+            )
+        if value != value.lower() and IMAGE_RE.match(_lower_repo(value)):
+            raise _fail(
+                "mlopsc_image",
+                "'{value}' is not a valid image reference: the repository must be lower-case",
+                value=value,
+            )
         raise _fail(
             "mlopsc_image",
             "'{value}' is not a valid image reference (registry/repository[:tag][@sha256:...])",
             value=value,
         )
     return value
+
+
+def _lower_repo(image: str) -> str:
+    """The image with its repository part (before any tag or digest) lower-cased."""
+    name, at, digest = image.partition("@")
+    slash = name.rfind("/")
+    colon = name.rfind(":")
+    repo, tag = (name[:colon], name[colon:]) if colon > slash else (name, "")
+    return repo.lower() + tag + at + digest
 
 
 def _email(value: str) -> str:
@@ -269,7 +304,7 @@ Cron = Annotated[
 ]
 SemVer = Annotated[
     str,
-    BeforeValidator(_to_str),
+    BeforeValidator(_semver_input),
     AfterValidator(_semver),
     _schema(SEMVER_RE.pattern, "semantic version, e.g. 3.2.0"),
 ]
