@@ -241,17 +241,36 @@ def _expected(path: Path) -> list[str]:
     return _literal_values(field.annotation) if field is not None else []
 
 
+def _misspelt(errors: list[Any], data: dict[str, Any]) -> set[Path]:
+    """Paths of required keys that an unknown key next to them is a near miss of."""
+    found: set[Path] = set()
+    for error in errors:
+        if error["type"] != "extra_forbidden":
+            continue
+        path, _ = _data_path(tuple(error["loc"]), data)
+        model = model_at(path[:-1])
+        if path and model is not None:
+            hint = dx.suggest(str(path[-1]), keys_of(model))
+            if hint is not None:
+                found.add((*path[:-1], hint.split("'")[1]))
+    return found
+
+
 def validate_project(doc: Document, sink: Sink) -> Project | None:
     """Validate the loaded document; report every error with its span; None when invalid."""
     try:
         return Project.model_validate(doc.data)
     except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        misspelt = _misspelt(errors, doc.data)
         seen: set[tuple[Path, str]] = set()
-        for error in exc.errors(include_url=False):
+        for error in errors:
             key = (tuple(error["loc"]), error["type"])
             if key in seen:
                 continue
             seen.add(key)
+            if error["type"] == "missing" and _data_path(key[0], doc.data)[0] in misspelt:
+                continue  # `framwork:` already says "did you mean 'framework'?"
             _report(error, doc.data, doc.source_map, sink)
         if not sink.has_errors:  # pragma: no cover - pydantic always reports at least one error
             sink.error(dx.BAD_VALUE, "the spec is invalid", doc.source_map.span(()))
