@@ -44,6 +44,14 @@ def _env(variable: str) -> Any:
     )
 
 
+def _tidy(message: str) -> str:
+    """CEL's messages without the C++ status prefix and the empty container note."""
+    message = message.strip().removesuffix(" (in container '')")
+    message = re.sub(r"^[A-Z_]+: ", "", message)
+    missing = re.fullmatch(r'Key not found in map ?: ?"(.*)"', message)
+    return f"no key '{missing.group(1)}'" if missing else message
+
+
 def compile_expression(env: Any, source: str) -> Any:
     """Compile and type-check one boolean CEL expression, or raise CelError."""
     from cel_expr_python import cel
@@ -54,7 +62,7 @@ def compile_expression(env: Any, source: str) -> Any:
         found = _POSITION.findall(str(exc))
         if found:
             _, column, message = found[0]
-            raise CelError(message.strip(), int(column)) from None
+            raise CelError(_tidy(message), int(column)) from None
         raise CelError(str(exc).splitlines()[0]) from None
     result_type = program.return_type()
     if result_type != cel.Type.BOOL and result_type != cel.Type.DYN:
@@ -68,7 +76,7 @@ def evaluate(program: Any, variable: str, value: dict[str, Any]) -> bool:
 
     result = program.eval(data={variable: value})
     if result.type() == cel.Type.ERROR:
-        raise CelError(str(result.value()))
+        raise CelError(_tidy(str(result.value())))
     plain = result.plain_value()
     if not isinstance(plain, bool):
         raise CelError(f"the expression gave {type(plain).__name__} {plain!r}, not a boolean")

@@ -173,7 +173,7 @@ def _card_rule(rule_id: str, key: str, risk: str) -> Check:
     def check(ix: Index) -> Iterator[Result]:
         for i, m in _models(ix, risk=risk):
             ok = bool((getattr(m.card, key) or "").strip())
-            yield _result(rule_id, m.name, ok, f"{risk}-risk model '{m.name}' has no card.{key}", ("models", i, "card"))
+            yield _result(rule_id, m.name, ok, f"{risk}-risk model '{m.name}' has no card.{key}", ("models", i, "card", key))
 
     return check
 
@@ -200,11 +200,11 @@ def _high(rule_id: str, test: Callable[[Model], bool], message: str, where: str)
 rule("EUAI-004", "eu-ai-act", "high-risk model has evaluation metrics", "EU AI Act Art. 15",
      "Accuracy levels and metrics must be declared and met.")(
     _high("EUAI-004", lambda m: bool(m.evaluation and m.evaluation.metrics),
-          "high-risk model '{name}' declares no evaluation metrics", "evaluation"))
+          "high-risk model '{name}' declares no evaluation metrics", "evaluation.metrics"))
 rule("EUAI-005", "eu-ai-act", "high-risk model has a fairness check", "EU AI Act Art. 10(2)(f)",
      "Data and models are examined for biases that affect people.")(
     _high("EUAI-005", lambda m: bool(m.evaluation and m.evaluation.fairness),
-          "high-risk model '{name}' has no evaluation.fairness check", "evaluation"))
+          "high-risk model '{name}' has no evaluation.fairness check", "evaluation.fairness"))
 rule("EUAI-006", "eu-ai-act", "high-risk model is explainable", "EU AI Act Art. 13(1)",
      "Output must be interpretable by deployers.")(
     _high("EUAI-006", lambda m: m.explainability is not None and m.explainability.method != "none",
@@ -212,15 +212,15 @@ rule("EUAI-006", "eu-ai-act", "high-risk model is explainable", "EU AI Act Art. 
 rule("EUAI-007", "eu-ai-act", "high-risk realtime model logs requests", "EU AI Act Art. 12",
      "High-risk systems keep logs of their operation (record-keeping).")(
     _high("EUAI-007", lambda m: m.serving.mode != "realtime" or m.serving.request_logging,
-          "high-risk realtime model '{name}' does not set serving.request_logging", "serving"))
+          "high-risk realtime model '{name}' does not set serving.request_logging", "serving.request_logging"))
 rule("EUAI-008", "eu-ai-act", "high-risk artifact has a digest", "EU AI Act Annex IV §2",
      "The technical documentation identifies exactly which model is deployed.")(
     _high("EUAI-008", lambda m: m.artifact.digest is not None,
-          "high-risk model '{name}' has no artifact.digest", "artifact"))
+          "high-risk model '{name}' has no artifact.digest", "artifact.digest"))
 rule("EUAI-009", "eu-ai-act", "high-risk training lists its data sources", "EU AI Act Annex IV §2(d)",
      "The documentation describes the training data and its provenance.")(
     _high("EUAI-009", lambda m: m.training is not None and bool(m.training.data),
-          "high-risk model '{name}' lists no training.data sources", "training"))
+          "high-risk model '{name}' lists no training.data sources", "training.data"))
 
 
 @rule("EUAI-010", "eu-ai-act", "high-risk model has an SLO", "EU AI Act Art. 72",
@@ -234,7 +234,7 @@ def _euai_slo(ix: Index) -> Iterator[Result]:
 rule("EUAI-011", "eu-ai-act", "high-risk model monitors drift", "EU AI Act Art. 72",
      "Post-market monitoring detects when data drifts away from training.")(
     _high("EUAI-011", lambda m: m.monitoring.drift is not None,
-          "high-risk model '{name}' has no monitoring.drift", "monitoring"))
+          "high-risk model '{name}' has no monitoring.drift", "monitoring.drift"))
 
 
 @rule("EUAI-012", "eu-ai-act", "a person approves high-risk deployments", "EU AI Act Art. 14(4)",
