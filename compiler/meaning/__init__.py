@@ -294,7 +294,9 @@ class _Checker:
             if kind in ("availability", "latency") and model.serving.mode != "realtime":
                 self.err(
                     dx.SLI_MISFIT,
-                    f"a {kind} SLI needs a realtime model; '{model.name}' serves in batch",
+                    f"an {kind} SLI needs a realtime model; '{model.name}' serves in batch"
+                    if kind == "availability"
+                    else f"a {kind} SLI needs a realtime model; '{model.name}' serves in batch",
                     (*base, "sli", kind),
                 )
             if kind == "drift" and slo.sli.drift is not None:
