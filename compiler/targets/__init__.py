@@ -25,6 +25,8 @@ class Target(Protocol):
 REGISTRY: dict[str, str] = {
     "kubernetes": "compiler.targets.kubernetes",
     "argocd": "compiler.targets.argocd",
+    "github": "compiler.targets.github",
+    "gitlab": "compiler.targets.gitlab",
 }
 
 
