@@ -289,15 +289,62 @@ def _compose(content: bytes, display: str, sink: Sink) -> Any:
     except YAMLError as exc:  # unmarked errors are rare; still located at the file
         sink.error(dx.YAML_SYNTAX, str(exc).splitlines()[0], Span(display))
         return None
-    nodes = [n for n in nodes if n is not None]
+    nodes = [n for n in nodes if n is not None and not _empty_document(n)]
     if not nodes:
         sink.error(dx.EMPTY, "the file holds no YAML document", Span(display))
         return None
     if len(nodes) > 1:
-        mark = nodes[1].start_mark
-        sink.error(dx.MULTI_DOC, "a spec file holds one YAML document", Span(display, mark.line + 1, 1))
+        # Point at the `---` that starts the second document, not wherever its content begins.
+        line = nodes[1].start_mark.line
+        lines = text.splitlines()
+        marker = next((i for i in range(min(line, len(lines) - 1), -1, -1) if lines[i].startswith("---")), line)
+        sink.error(dx.MULTI_DOC, "a spec file holds one YAML document", Span(display, marker + 1, 1))
         return None
     return nodes[0]
+
+
+def _empty_document(node: Any) -> bool:
+    """A document with no content (`---` alone) composes to an empty, untagged null scalar."""
+    return bool(node.id == "scalar" and node.value == "" and node.tag == _STD + "null")
+
+
+def _expanded_size(node: Any, memo: dict[int, int], depth: int = 0) -> int:
+    """Nodes `node` expands to with every alias followed, without expanding anything."""
+    key = id(node)
+    if key in memo:
+        return memo[key]
+    memo[key] = 0  # a node that contains itself is caught by the depth limit while building
+    size = 1
+    if depth <= MAX_DEPTH and node.id == "sequence":
+        size += sum(_expanded_size(item, memo, depth + 1) for item in node.value)
+    elif depth <= MAX_DEPTH and node.id == "mapping":
+        size += sum(
+            _expanded_size(k, memo, depth + 1) + _expanded_size(v, memo, depth + 1)
+            for k, v in node.value
+        )
+    memo[key] = min(size, MAX_NODES + 1)
+    return memo[key]
+
+
+def _check_expansion(node: Any, builder: _Builder) -> bool:
+    """False (after reporting) when aliases expand the document past MAX_NODES nodes.
+
+    Sizes are counted per distinct node, so a 'billion laughs' file is refused in
+    microseconds instead of being expanded until the budget runs out.
+    """
+    memo: dict[int, int] = {}
+    total = 1
+    for key_node, value_node in node.value:
+        total += _expanded_size(key_node, memo) + _expanded_size(value_node, memo)
+        if total > MAX_NODES:
+            builder.sink.error(
+                dx.ALIAS_BOMB,
+                f"the document expands to more than {MAX_NODES:,} nodes",
+                builder.span(key_node),
+                hint="remove the anchors and aliases that multiply each other",
+            )
+            return False
+    return True
 
 
 def _load_file(
@@ -312,6 +359,8 @@ def _load_file(
     builder = _Builder(display, sink)
     if node.id != "mapping":
         sink.error(dx.NOT_MAPPING, f"the document is a {node.id}, not a mapping", builder.span(node))
+        return None
+    if not _check_expansion(node, builder):
         return None
     try:
         data = builder.build(node, (), 0)
