@@ -25,6 +25,7 @@ class Target(Protocol):
 REGISTRY: dict[str, str] = {
     "kubernetes": "compiler.targets.kubernetes",
     "argocd": "compiler.targets.argocd",
+    "docs": "compiler.targets.docs",
     "github": "compiler.targets.github",
     "gitlab": "compiler.targets.gitlab",
 }

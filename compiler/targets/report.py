@@ -1,0 +1,329 @@
+"""Facts of the compliance report, computed from the plan; the templates only lay them out.
+
+Everything here is plain data (dataclasses of strings, numbers and lists), sorted, so that the
+Markdown and HTML reports show the same content in the same order and stay deterministic.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from compiler.governance import EXPIRING_DAYS, Outcome
+from compiler.plan import Plan
+from compiler.spec.models import Model, Source, Waiver
+
+STATUSES = ("pass", "fail", "waived", "warning")
+FRAMEWORK_NAMES = {
+    "baseline": "Baseline (SRE and supply-chain practice)",
+    "eu-ai-act": "EU AI Act (Regulation (EU) 2024/1689)",
+    "gdpr": "GDPR (Regulation (EU) 2016/679)",
+    "policy": "Project policies (CEL)",
+}
+SUBJECT_KINDS = {
+    "models": "model",
+    "sources": "source",
+    "features": "feature view",
+    "environments": "environment",
+    "slos": "SLO",
+}
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Pass / fail / waived / warning counts of one group of rule results."""
+
+    label: str
+    risk: str = ""
+    passed: int = 0
+    failed: int = 0
+    waived: int = 0
+    warnings: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.passed + self.failed + self.waived + self.warnings
+
+
+@dataclass(frozen=True)
+class WaiverView:
+    """A waiver as an auditor reads it."""
+
+    rule: str
+    target: str
+    reason: str
+    approved_by: str
+    approver_email: str
+    expires: str
+    days_left: int
+    state: str  # active | expiring-soon | expired | unused
+
+    @property
+    def expiring_soon(self) -> bool:
+        return self.state == "expiring-soon"
+
+
+@dataclass(frozen=True)
+class RuleRow:
+    """One rule result on one subject."""
+
+    rule: str
+    framework: str
+    title: str
+    source: str
+    subject: str
+    subject_kind: str
+    status: str
+    severity: str
+    message: str
+    waiver: WaiverView | None
+
+
+@dataclass(frozen=True)
+class AnnexSection:
+    """One of the nine sections of EU AI Act Annex IV for one model."""
+
+    number: int
+    title: str
+    provided: list[str]
+    open: list[str]
+
+    @property
+    def status(self) -> str:
+        if not self.open:
+            return "provided"
+        return "partly provided" if self.provided else "open"
+
+
+@dataclass(frozen=True)
+class RecordOfProcessing:
+    """GDPR Art. 30 facts of one source holding personal data."""
+
+    source: str
+    kind: str
+    location: str
+    owner: str
+    columns: list[str]
+    legal_basis: str
+    retention: str
+    views: list[str]
+    pii_features: list[str]
+    models: list[str]
+    trained_by: list[str]
+
+
+@dataclass
+class ReportFacts:
+    """Everything the compliance report shows."""
+
+    project: str
+    description: str
+    owner: str
+    owner_email: str
+    repository: str
+    spec_path: str
+    spec_sha256: str
+    version: str
+    today: str
+    frameworks: list[str]
+    model_counts: list[Counts]
+    other_counts: Counts
+    framework_counts: list[Counts]
+    totals: Counts
+    rows: list[RuleRow]
+    rows_by_model: dict[str, list[RuleRow]]
+    other_rows: list[RuleRow]
+    waivers: list[WaiverView]
+    high_risk: list[str]
+    annex: dict[str, list[AnnexSection]]
+    annex_applies: bool
+    gdpr: list[RecordOfProcessing]
+    models: list[Model] = field(default_factory=list)
+
+
+def waiver_state(waiver: Waiver, today: dt.date, *, used: bool) -> tuple[str, int]:
+    """(state, days left) of a waiver on `today`."""
+    days = (waiver.expires - today).days
+    if days < 0:
+        return "expired", days
+    if not used:
+        return "unused", days
+    if days <= EXPIRING_DAYS:
+        return "expiring-soon", days
+    return "active", days
+
+
+def _waiver_view(plan: Plan, waiver: Waiver, *, used: bool) -> WaiverView:
+    state, days = waiver_state(waiver, plan.governance.today, used=used)
+    team = plan.teams.get(waiver.approved_by)
+    return WaiverView(
+        rule=waiver.rule,
+        target=waiver.target,
+        reason=waiver.reason,
+        approved_by=waiver.approved_by,
+        approver_email=team.email if team else "",
+        expires=waiver.expires.isoformat(),
+        days_left=days,
+        state=state,
+    )
+
+
+def subject_kind(plan: Plan, target: str, section: str) -> str:
+    """What a rule fired on: the path's section when it names the target, else a lookup."""
+    ix = plan.index
+    tables = {
+        "models": ix.models,
+        "sources": ix.sources,
+        "features": ix.views,
+        "environments": ix.environments,
+        "slos": ix.slos,
+    }
+    if section in tables and target in tables[section]:
+        return SUBJECT_KINDS[section]
+    for name, table in tables.items():
+        if target in table:
+            return SUBJECT_KINDS[name]
+    return "project"
+
+
+def _row(plan: Plan, outcome: Outcome) -> RuleRow:
+    framework, title, source = plan.governance.rule_info(outcome.rule)
+    res = outcome.result
+    kind = subject_kind(plan, res.target, str(res.path[0]) if res.path else "")
+    waiver = None
+    if outcome.waiver is not None:
+        waiver = _waiver_view(plan, outcome.waiver, used=True)
+    # A passing result's message describes the failure; show what was met instead.
+    message = res.message
+    if outcome.status == "pass":
+        where = ".".join(str(p) for p in res.path[2:] if str(p) != "name")
+        message = f"meets: {title}" + (f" ({where})" if where else "")
+    return RuleRow(
+        rule=outcome.rule,
+        framework=framework,
+        title=title,
+        source=source,
+        subject=res.target,
+        subject_kind=kind,
+        status=outcome.status,
+        severity=outcome.severity,
+        message=message,
+        waiver=waiver,
+    )
+
+
+def _count(label: str, rows: list[RuleRow], *, risk: str = "") -> Counts:
+    status = [r.status for r in rows]
+    return Counts(
+        label,
+        risk=risk,
+        passed=status.count("pass"),
+        failed=status.count("fail"),
+        waived=status.count("waived"),
+        warnings=status.count("warning"),
+    )
+
+
+_ORDER = {s: i for i, s in enumerate(("fail", "warning", "waived", "pass"))}
+
+
+def rule_rows(plan: Plan) -> list[RuleRow]:
+    """Every rule result, failures first, then by rule and subject."""
+    rows = [_row(plan, o) for o in plan.governance.outcomes]
+    return sorted(rows, key=lambda r: (_ORDER[r.status], r.rule, r.subject_kind, r.subject))
+
+
+def model_rows(plan: Plan, rows: list[RuleRow], model: str) -> list[RuleRow]:
+    return [r for r in rows if r.subject_kind == "model" and r.subject == model]
+
+
+def waiver_views(plan: Plan) -> list[WaiverView]:
+    """Every waiver of the spec, used or not, by expiry."""
+    used = {(o.rule, o.result.target) for o in plan.governance.outcomes if o.waiver is not None}
+    waivers = plan.index.project.governance.waivers
+    views = [_waiver_view(plan, w, used=(w.rule, w.target) in used) for w in waivers]
+    return sorted(views, key=lambda w: (w.expires, w.rule, w.target))
+
+
+def _source_location(source: Source) -> str:
+    return source.path or source.table or ""
+
+
+def records_of_processing(plan: Plan) -> list[RecordOfProcessing]:
+    """One GDPR record per source that declares personal data."""
+    records: list[RecordOfProcessing] = []
+    for source in plan.sources:
+        if not source.pii_columns:
+            continue
+        views = [v for v in plan.views if v.source == source.name]
+        view_names = {v.name for v in views}
+        pii = sorted(f"{v.name}:{f.name}" for v in views for f in v.fields if f.pii)
+        models = sorted(
+            m.name
+            for m in plan.models
+            if any(ref.view in view_names for ref in plan.model_features.get(m.name, ()))
+        )
+        trained = sorted(
+            m.name for m in plan.models if m.training is not None and source.name in m.training.data
+        )
+        records.append(
+            RecordOfProcessing(
+                source=source.name,
+                kind=source.kind,
+                location=_source_location(source),
+                owner=plan.owner(source.owner).name,
+                columns=sorted(source.pii_columns),
+                legal_basis=source.legal_basis or "",
+                retention=source.retention or "",
+                views=sorted(view_names),
+                pii_features=pii,
+                models=models,
+                trained_by=trained,
+            )
+        )
+    return records
+
+
+def report_facts(plan: Plan) -> ReportFacts:
+    """The compliance report's content."""
+    from compiler.targets.annex import annex_iv
+
+    project = plan.index.project
+    rows = rule_rows(plan)
+    by_model = {m.name: model_rows(plan, rows, m.name) for m in plan.models}
+    frameworks = [*plan.governance.frameworks]
+    if plan.governance.policies:
+        frameworks.append("policy")
+    owner = plan.owner(None)
+    high = [m.name for m in plan.models if m.risk == "high"]
+    annex_on = "eu-ai-act" in plan.governance.frameworks
+    return ReportFacts(
+        project=plan.name,
+        description=project.metadata.description or "",
+        owner=owner.name,
+        owner_email=owner.email,
+        repository=project.metadata.repository or "",
+        spec_path=plan.spec_path,
+        spec_sha256=plan.spec_sha256,
+        version=plan.version,
+        today=plan.governance.today.isoformat(),
+        frameworks=[FRAMEWORK_NAMES.get(f, f) for f in frameworks],
+        model_counts=[_count(m.name, by_model[m.name], risk=m.risk) for m in plan.models],
+        other_rows=[r for r in rows if r.subject_kind != "model"],
+        other_counts=_count(
+            "data, environments and SLOs", [r for r in rows if r.subject_kind != "model"]
+        ),
+        framework_counts=[
+            _count(FRAMEWORK_NAMES.get(f, f), [r for r in rows if r.framework == f])
+            for f in frameworks
+        ],
+        totals=_count("all rules", rows),
+        rows=rows,
+        rows_by_model=by_model,
+        waivers=waiver_views(plan),
+        high_risk=high,
+        annex={name: annex_iv(plan, plan.index.models[name]) for name in high},
+        annex_applies=annex_on,
+        gdpr=records_of_processing(plan),
+        models=list(plan.models),
+    )
