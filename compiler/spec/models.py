@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from compiler.spec.types import (
@@ -129,13 +129,15 @@ class Environment(Strict):
         pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
     )
 
-    @model_validator(mode="after")
-    def _namespace(self) -> Environment:
-        if self.namespace == "default":
+    @field_validator("namespace")
+    @classmethod
+    def _namespace(cls, value: str) -> str:
+        # a field validator, so that the error points at the namespace, not the environment
+        if value == "default":
             raise PydanticCustomError(
                 "mlopsc_value", "the 'default' namespace is not allowed; name one for the project"
             )
-        return self
+        return value
 
 
 # --- data: sources, entities, feature views -----------------------------------------------
@@ -478,6 +480,86 @@ class Outputs(Strict):
     )
 
 
+class OnlineStore(Strict):
+    type: Literal["sqlite", "redis", "postgres", "dynamodb", "datastore"] = _d(
+        "Feast online store kind.", default="sqlite"
+    )
+    path: str = _d(
+        "sqlite only: database file, relative to the feature repository.",
+        default="data/online_store.db",
+        pattern=r"^[A-Za-z0-9._/-]+$",
+    )
+    connection_string: str | None = _d(
+        "redis only: host:port[,host:port...]; no password here (use password_env).",
+        default=None,
+        pattern=r"^[A-Za-z0-9.-]+:[0-9]+(,[A-Za-z0-9.-]+:[0-9]+)*$",
+    )
+    host: str | None = _d("postgres only: server host.", default=None, pattern=r"^[A-Za-z0-9.-]+$")
+    port: int | None = _d("postgres only: server port.", default=None, ge=1, le=65535)
+    database: str | None = _d("postgres only: database name.", default=None, pattern=r"^[A-Za-z0-9_-]+$")
+    user: str | None = _d("postgres only: user name.", default=None, pattern=r"^[A-Za-z0-9_.@-]+$")
+    password_env: str | None = _d(
+        "Name of the environment variable holding the password (never the password itself).",
+        default=None,
+        pattern=r"^[A-Z_][A-Z0-9_]*$",
+    )
+    region: str | None = _d("dynamodb only: AWS region.", default=None, pattern=r"^[a-z0-9-]+$")
+    project_id: str | None = _d(
+        "datastore only: GCP project id.", default=None, pattern=r"^[a-z][a-z0-9-]*$"
+    )
+
+
+class OfflineStore(Strict):
+    type: Literal["file", "dask", "duckdb", "bigquery", "snowflake", "redshift", "postgres"] = _d(
+        "Feast offline store kind; it reads the feature views' sources, so it must match their "
+        "kind (file, dask, duckdb: file sources).",
+        default="file",
+    )
+    project_id: str | None = _d("bigquery only: GCP project id.", default=None, pattern=r"^[a-z][a-z0-9-]*$")
+    dataset: str | None = _d("bigquery only: dataset for temporary tables.", default=None, pattern=r"^[A-Za-z0-9_]+$")
+    location: str | None = _d("bigquery only: dataset location, e.g. EU.", default=None, pattern=r"^[A-Za-z0-9-]+$")
+    account: str | None = _d("snowflake only: account identifier.", default=None, pattern=r"^[A-Za-z0-9._-]+$")
+    warehouse: str | None = _d("snowflake only: warehouse.", default=None, pattern=r"^[A-Za-z0-9_$]+$")
+    role: str | None = _d("snowflake only: role.", default=None, pattern=r"^[A-Za-z0-9_$]+$")
+    cluster_id: str | None = _d("redshift only: cluster identifier.", default=None, pattern=r"^[a-z0-9-]+$")
+    region: str | None = _d("redshift only: AWS region.", default=None, pattern=r"^[a-z0-9-]+$")
+    s3_staging_location: str | None = _d(
+        "redshift only: s3:// folder for unloads.", default=None, pattern=r"^s3://[A-Za-z0-9._/-]+$"
+    )
+    iam_role: str | None = _d(
+        "redshift only: IAM role ARN Redshift assumes for S3.", default=None, pattern=r"^arn:aws:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+$"
+    )
+    host: str | None = _d("postgres only: server host.", default=None, pattern=r"^[A-Za-z0-9.-]+$")
+    port: int | None = _d("postgres only: server port.", default=None, ge=1, le=65535)
+    database: str | None = _d(
+        "snowflake, redshift, postgres: database name.", default=None, pattern=r"^[A-Za-z0-9_-]+$"
+    )
+    user: str | None = _d(
+        "snowflake, redshift, postgres: user name.", default=None, pattern=r"^[A-Za-z0-9_.@-]+$"
+    )
+    password_env: str | None = _d(
+        "Name of the environment variable holding the password (never the password itself).",
+        default=None,
+        pattern=r"^[A-Z_][A-Z0-9_]*$",
+    )
+
+
+class FeatureStore(Strict):
+    provider: Literal["local", "gcp", "aws"] = _d("Feast provider.", default="local")
+    registry: str = _d(
+        "Feast registry: a path relative to the feature repository, or gs:// / s3:// object.",
+        default="data/registry.db",
+        pattern=r"^([a-z0-9]+://)?[A-Za-z0-9._/-]+$",
+    )
+    online_store: OnlineStore = _d("Where online features are served from.", default_factory=OnlineStore)
+    offline_store: OfflineStore = _d("What reads the sources for training data.", default_factory=OfflineStore)
+    batch_sources: dict[Ident, Ident] = _d(
+        "kafka source name -> the source holding the topic's history (Feast needs a batch source "
+        "for a stream); default: a parquet file data/<source>.parquet in the repository.",
+        default_factory=dict,
+    )
+
+
 class Project(Strict):
     """An mlopsc project: one ML product's models, data, SLOs and governance."""
 
@@ -506,6 +588,9 @@ class Project(Strict):
     slos: list[Slo] = _d("Service level objectives.", default_factory=list)
     governance: Governance = _d("Rule packs, policies and waivers.", default_factory=Governance)
     outputs: Outputs = _d("Where some outputs go.", default_factory=Outputs)
+    feature_store: FeatureStore = _d(
+        "The Feast feature store the feature views compile to.", default_factory=FeatureStore
+    )
 
 
 Serving.model_rebuild()

@@ -93,6 +93,10 @@ def model_at(path: Path) -> type[BaseModel] | None:
     for step in path:
         if isinstance(step, int):
             continue
+        if isinstance(current, tuple):  # the step is a key of a dict of models (overrides)
+            models = _models_in(current[1])
+            current = models[0] if models else None
+            continue
         if not (isinstance(current, type) and issubclass(current, BaseModel)):
             return None
         field = _field(current, step)
