@@ -34,7 +34,9 @@ KSERVE_FORMATS = {
 
 # Other targets add objects to each environment folder: (plan, env) -> [(file name, objects)].
 Provider = Callable[[Plan, EnvPlan], list[tuple[str, list[dict[str, Any]]]]]
-PROVIDERS: list[str] = []  # "module:function" names, imported when the target renders
+PROVIDERS: list[str] = [  # "module:function" names, imported when the target renders
+    "compiler.targets.admission:admission_files",
+]
 
 
 def _k() -> Any:
