@@ -309,3 +309,32 @@ def check(spec: str, out: str, fmt: str) -> None:
         click.echo(f"mlopsc: {out} is out of date ({len(findings)} files); run: mlopsc build {spec} -o {out}", err=True)
         sys.exit(1)
     click.echo(f"mlopsc: {out} is up to date ({len(artifacts)} files)", err=True)
+
+
+@cli.command()
+@click.argument("spec", default="mlops.yaml", required=False)
+@click.option("-o", "--out", required=True, type=click.Path(file_okay=False), help=_OUT_HELP)
+@click.option("--history-depth", type=click.IntRange(min=0), default=20, show_default=True,
+              help="Commits of the spec's git history to include (0: none).")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
+              help="Format of diagnostics.")
+@guarded
+def report(spec: str, out: str, history_depth: int, fmt: str) -> None:
+    """Write only the audit documents (model cards, compliance report in Markdown and HTML)
+    under OUT, with the spec's change history from git (build leaves the history out so that
+    its output depends on the spec alone)."""
+    import dataclasses
+
+    from compiler.emit import EmitError, write_outputs
+    from compiler.history import spec_history
+    from compiler.targets.docs import render_documents
+
+    plan, _, info, _ = _compile(spec, out, "docs", fmt)
+    history = spec_history(spec, includes=list(plan.index.project.include), depth=history_depth)
+    artifacts = [dataclasses.replace(a, target="docs") for a in render_documents(plan, history=history)]
+    try:
+        changed, _removed = write_outputs(out, artifacts, info, only={"docs"})
+    except EmitError as exc:
+        click.echo(f"{os.path.join(out, exc.path)}: error[{exc.code}]: {exc}", err=True)
+        sys.exit(1 if exc.code == dx.FOREIGN_FILE else 2)
+    click.echo(f"mlopsc: wrote the audit documents into {out} ({changed} of {len(artifacts)} files changed)", err=True)
