@@ -338,3 +338,63 @@ def report(spec: str, out: str, history_depth: int, fmt: str) -> None:
         click.echo(f"{os.path.join(out, exc.path)}: error[{exc.code}]: {exc}", err=True)
         sys.exit(1 if exc.code == dx.FOREIGN_FILE else 2)
     click.echo(f"mlopsc: wrote the audit documents into {out} ({changed} of {len(artifacts)} files changed)", err=True)
+
+
+@cli.command()
+@click.argument("spec", default="mlops.yaml", required=False)
+@click.option("--base", "base", required=True, metavar="GIT_REF",
+              help="The git ref to compare with (a branch, tag or commit).")
+@click.option("--format", "fmt", type=click.Choice(("text", "markdown", "json")), default="text",
+              show_default=True, help="text, markdown (a PR comment) or json.")
+@guarded
+def diff(spec: str, base: str, fmt: str) -> None:
+    """What the change from the spec at GIT_REF to the working tree's SPEC means: objects
+    added, removed and changed (old → new), rules newly failing or passing, waivers, approvals
+    needed and the generated files that change. Exit 0 whenever both sides could be read."""
+    from compiler.diff import GitProblem, render_json, render_markdown, render_text, semantic_diff
+    from compiler.pipeline import today
+
+    _check_file(spec)
+    try:
+        report = semantic_diff(spec, base, today=today())
+    except GitProblem as exc:
+        _fail_usage(str(exc))
+    renderers = {"text": render_text, "markdown": render_markdown, "json": render_json}
+    sys.stdout.write(renderers[fmt](report))
+
+
+@cli.command()
+@click.argument("spec", default="mlops.yaml", required=False)
+@click.option("--model", "model_name", required=True, help="The model whose gates apply.")
+@click.option("--metrics", "metrics_path", required=True, metavar="FILE",
+              help="The metrics JSON the evaluation step wrote.")
+@guarded
+def gate(spec: str, model_name: str, metrics_path: str) -> None:
+    """Check an evaluation's metrics JSON against the model's promotion gates
+    (evaluation.metrics min/max and the fairness bound). Exit 1 when a gate is missed."""
+    from compiler.gate import MetricsProblem, check_gates, read_metrics
+
+    sink = Sink()
+    checked = front(spec, sink)
+    if checked is None:
+        emit_diagnostics(sink, "text", notes=False)
+        click.echo(f"mlopsc: {spec}: invalid ({summary(sink)})", err=True)
+        sys.exit(1)
+    model = checked.index.models.get(model_name)
+    if model is None:
+        hint = dx.suggest(model_name, checked.index.models)
+        _fail_usage(f"no model '{model_name}' in {spec}" + (f"; {hint}" if hint else ""))
+    try:
+        checks = check_gates(model, read_metrics(metrics_path))
+    except MetricsProblem as exc:
+        _fail_usage(str(exc))
+    for c in checks:
+        click.echo(c.line())
+    missed = [c for c in checks if not c.passed]
+    if not checks:
+        click.echo(f"mlopsc: model '{model_name}' declares no gates", err=True)
+    elif missed:
+        click.echo(f"mlopsc: {model_name}: {len(missed)} of {len(checks)} gates missed", err=True)
+        sys.exit(1)
+    else:
+        click.echo(f"mlopsc: {model_name}: all {len(checks)} gates passed", err=True)
