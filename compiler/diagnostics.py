@@ -264,6 +264,12 @@ BAD_QUERY = _code(
     "invalid PromQL query",
     "An events SLI's queries must be PromQL expressions that use {{window}} as their range.",
 )
+FEAST_UNSUPPORTED = _code(
+    "MLC329",
+    "feature store cannot express this",
+    "Feast ties an offline store to its own source kind, needs a batch source for a kafka stream "
+    "and connection settings for its store; see docs/feast.md.",
+)
 # MLC4xx: compiling and writing outputs.
 FOREIGN_FILE = _code(
     "MLC401",

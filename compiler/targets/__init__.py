@@ -26,6 +26,7 @@ REGISTRY: dict[str, str] = {
     "kubernetes": "compiler.targets.kubernetes",
     "argocd": "compiler.targets.argocd",
     "docs": "compiler.targets.docs",
+    "feast": "compiler.targets.feast",
     "github": "compiler.targets.github",
     "gitlab": "compiler.targets.gitlab",
 }
