@@ -1,0 +1,120 @@
+"""compiler/meaning: references, uniqueness and cross-field sense."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from helpers import BASE, check_text, codes, edit, only
+
+from compiler import diagnostics as dx
+from compiler.meaning import merged_serving, promql_problem
+
+
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+
+
+def test_base_has_no_diagnostics_and_resolves_features(tmp_path: Path) -> None:
+    checked, sink = check_text(tmp_path, BASE)
+    assert sink.items == [] and checked is not None
+    refs = checked.index.model_features["recommender"]
+    assert [r.ref for r in refs] == ["customer_stats:order_count_30d"]
+    assert checked.index.resolve_feature("customer_stats") is not None
+    assert len(checked.index.resolve_feature("customer_stats") or []) == 2
+    assert checked.index.resolve_feature("customer_stats:nope") is None
+    assert checked.index.owner_of(checked.project.models[0]) == "ml"
+
+
+def test_whole_view_reference(tmp_path: Path) -> None:
+    checked, _ = check_text(tmp_path, edit(BASE, ("    features: [customer_stats:order_count_30d]", "    features: [customer_stats, customer_stats:basket_avg_30d]")))
+    assert checked is not None
+    assert [r.field for r in checked.index.model_features["recommender"]] == ["order_count_30d", "basket_avg_30d"]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "code", "message"),
+    [
+        ("  owner: ml\n", "  owner: mlx\n", dx.UNKNOWN_TEAM, "unknown team 'mlx'"),
+        ("    source: orders\n", "    source: ordrs\n", dx.UNKNOWN_SOURCE, "unknown source 'ordrs'"),
+        ("    entity: customer\n", "    entity: client\n", dx.UNKNOWN_ENTITY, "unknown entity 'client'"),
+        ("[customer_stats:order_count_30d]", "[customer_stats:order_count]", dx.UNKNOWN_FEATURE, "unknown feature 'customer_stats:order_count'"),
+        ("    model: recommender\n", "    model: ranker\n", dx.UNKNOWN_MODEL, "unknown model 'ranker'"),
+        ("      data: [orders]", "      data: [orders, web]", dx.UNKNOWN_SOURCE, "unknown source 'web'"),
+        ("reviewers: [ml]", "reviewers: [ops]", dx.UNKNOWN_TEAM, "unknown team 'ops'"),
+        ("      mode: realtime\n", "      mode: batch\n      schedule: '0 1 * * *'\n", dx.SLI_MISFIT, "an availability SLI needs a realtime model"),
+        ("      availability: {}", "      latency: {threshold: 1s}\n", None, None),
+        ("      schedule: \"0 3 * * *\"\n", "", None, None),
+        ("    path: s3://shop/orders/\n", "    path: s3://shop/orders/\n    bootstrap_servers: k:9092\n", dx.SOURCE_LOCATION, "only kafka sources take 'bootstrap_servers'"),
+        ("      - {name: basket_avg_30d, dtype: float64}", "      - {name: customer_id, dtype: string}", dx.FEATURE_FIELD, "field 'customer_id' is a join key of its entity"),
+        ("    namespace: shop-prod\n", "    namespace: shop-staging\n", dx.DUPLICATE_NAME, "namespace 'shop-staging' is used by two environments on the same cluster"),
+    ],
+)
+def test_meaning_checks(tmp_path: Path, old: str, new: str, code: str | None, message: str | None) -> None:
+    checked, sink = check_text(tmp_path, edit(BASE, (old, new)))
+    if code is None:
+        assert sink.items == [] and checked is not None
+        return
+    assert checked is None
+    d = only(sink, code)
+    assert d.message.startswith(message or "")
+
+
+def test_freshness_needs_a_schedule(tmp_path: Path) -> None:
+    text = edit(BASE, ("      schedule: \"0 3 * * *\"\n", ""), ("      availability: {}", "      freshness: {max_age: 2d}"))
+    _, sink = check_text(tmp_path, text)
+    d = only(sink, dx.SLI_MISFIT)
+    assert (d.span.line, d.span.column) == (48, 18)
+
+
+def test_drift_sli_on_a_feature_the_model_does_not_use(tmp_path: Path) -> None:
+    text = edit(BASE, ("      availability: {}", "      drift: {feature: customer_stats:basket_avg_30d, threshold: 0.1}"))
+    _, sink = check_text(tmp_path, text)
+    assert "which model 'recommender' does not use" in only(sink, dx.SLI_MISFIT).message
+    text = edit(BASE, ("      availability: {}", "      drift: {feature: customer_stats:order_count_30d, threshold: 0.1}"))
+    checked, sink = check_text(tmp_path, text)
+    assert checked is not None and sink.items == []
+
+
+def test_overrides_are_validated_like_the_base(tmp_path: Path) -> None:
+    over = "      overrides:\n        staging: {autoscaling: {min_replicas: 4}}\n        production: {rollout: {strategy: canary}}\n        prod: {port: 9000}\n"
+    _, sink = check_text(tmp_path, edit(BASE, ("      resources: {cpu: 500m, memory: 1Gi}\n", "      resources: {cpu: 500m, memory: 1Gi}\n" + over)))
+    assert codes(sink) == [dx.REPLICAS, dx.ROLLOUT, dx.UNKNOWN_ENV]
+    found = {d.code: d for d in sink.sorted()}
+    assert found[dx.REPLICAS].message == "min_replicas 4 is above max_replicas 3 (in environment 'staging')"
+    assert (found[dx.REPLICAS].span.line, found[dx.REPLICAS].span.column) == (45, 47)
+    assert found[dx.UNKNOWN_ENV].hint == "did you mean 'production'?"
+
+
+def test_null_in_an_override_clears_the_base(tmp_path: Path) -> None:
+    base = "      rollout: {strategy: canary, canary_percent: 10}\n"
+    over = "      overrides:\n        staging: {rollout: {strategy: rolling, canary_percent: null}}\n"
+    text = edit(BASE, ("      resources: {cpu: 500m, memory: 1Gi}\n", "      resources: {cpu: 500m, memory: 1Gi}\n" + base + over))
+    checked, sink = check_text(tmp_path, text)
+    assert sink.items == [] and checked is not None
+    model = checked.project.models[0]
+    assert merged_serving(model, "staging").rollout.canary_percent is None
+    assert merged_serving(model, "production").rollout.canary_percent == 10
+
+
+def test_duplicate_policy_ids(tmp_path: Path) -> None:
+    pol = "  policies:\n" + "    - {id: p, description: d, applies_to: model, require: 'true'}\n" * 2
+    _, sink = check_text(tmp_path, edit(BASE, ("  frameworks: [baseline]\n", "  frameworks: [baseline]\n" + pol)))
+    assert codes(sink) == [dx.DUPLICATE_RULE]
+
+
+@pytest.mark.parametrize(
+    ("query", "problem"),
+    [
+        ("sum(rate(x[{{window}}]))", None),
+        ("sum(rate(x{a=\"(\"}[{{ window }}]))", None),
+        ("sum(rate(x[5m]))", "the query must use {{window}}"),
+        ("sum(rate(x[{{window}}])", "unclosed '('"),
+        ("sum(rate(x[{{window}}])))", "unbalanced ')'"),
+        ("x{a=\"b}[{{window}}]", "unterminated string"),
+    ],
+)
+def test_promql_problem(query: str, problem: str | None) -> None:
+    found = promql_problem(query)
+    assert (found is None) if problem is None else (found is not None and found.startswith(problem))
