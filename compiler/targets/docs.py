@@ -27,16 +27,21 @@ NO_HISTORY = History(
 )
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
-_MD_LEADING = re.compile(r"^(\s*)([#>+=-]|\d+[.)])")
+_MD_LEADING = re.compile(r"^([#>+=-])")
+_MD_NUMBERED = re.compile(r"^(\d+)([.)])")
 
 
 def md(value: object) -> str:
     """Spec text made inert in Markdown: one line, no HTML, no table or code breaks."""
     text = str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     text = _MD_SPECIAL.sub(r"\\\1", text)
-    text = _MD_LEADING.sub(lambda m: m.group(1) + "\\" + m.group(2), text)
-    lines = [line.strip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
-    return "<br>".join(line for line in lines if line) or "\u00a0"
+    lines = []
+    for raw in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+        line = raw.strip()
+        if line:
+            line = _MD_NUMBERED.sub(r"\1\\\2", _MD_LEADING.sub(r"\\\1", line))
+            lines.append(line)
+    return "<br>".join(lines) or "\u00a0"
 
 
 def code(value: object) -> str:
@@ -279,7 +284,7 @@ def environment() -> Any:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("compiler", TEMPLATES),
         undefined=jinja2.StrictUndefined,
-        autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default_for_string=True),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html", "html.j2"), default_for_string=True),
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
