@@ -345,8 +345,8 @@ class _Checker:
                     )
         for kafka, batch in store.batch_sources.items():
             where: Path = (*base, "batch_sources", kafka)
-            src = self.ix.sources.get(kafka)
-            if src is None or src.kind != "kafka":
+            stream = self.ix.sources.get(kafka)
+            if stream is None or stream.kind != "kafka":
                 self.err(dx.FEAST_UNSUPPORTED, f"batch_sources key '{kafka}' is not a kafka source", where)
             target = self.ix.sources.get(batch)
             if target is None or target.kind == "kafka":
