@@ -356,6 +356,10 @@ def suggest(word: str, choices: Iterable[str]) -> str | None:
         lowered = {c.lower(): c for c in pool}
         match = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.6)
         match = [lowered[m] for m in match]
+    if not match and len(word) >= 3:
+        # abbreviations ('prod' for 'production') score low on similarity but are obvious
+        prefixed = [c for c in pool if c.lower().startswith(word.lower())]
+        match = prefixed if len(prefixed) == 1 else []
     return f"did you mean '{match[0]}'?" if match else None
 
 
