@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import posixpath
 import re
 import shutil
 import subprocess
@@ -84,17 +85,40 @@ def resolve_ref(root: str, ref: str) -> str:
     return done.stdout.decode().strip()
 
 
+def _includes(content: bytes) -> list[str]:
+    """The `include:` patterns of a spec file, or none when it does not parse."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(content)
+    except (yaml.YAMLError, UnicodeDecodeError, RecursionError):
+        return []
+    found = data.get("include") if isinstance(data, dict) else None
+    return [p for p in found if isinstance(p, str)] if isinstance(found, list) else []
+
+
+def _matches(name: str, pattern: str) -> bool:
+    # fnmatch's `*` also crosses `/`, so this selects a superset of what glob finds; the
+    # loader globs the copy exactly. `**/` may match no folder at all, as in glob.
+    import fnmatch
+
+    pattern = posixpath.normpath(pattern)
+    return fnmatch.fnmatchcase(name, pattern) or fnmatch.fnmatchcase(
+        name, pattern.replace("**/", "")
+    )
+
+
 def _materialize(root: str, commit: str, spec_rel: str, into: str) -> bool:
-    """Write the spec at `commit` and the YAML files beside it into `into`; False if absent."""
-    folder = os.path.dirname(spec_rel)
-    listing = _git(root, "ls-tree", "-r", "-z", "--name-only", commit, "--", folder or ".")
+    """Write the spec at `commit` and the files it includes into `into`; False if absent."""
+    listing = _git(root, "ls-tree", "-r", "-z", "--name-only", commit)
     if listing.returncode != 0:
         raise GitProblem(listing.stderr.decode(errors="replace").strip() or "git ls-tree failed")
     names = [n for n in listing.stdout.decode().split("\0") if n]
     if spec_rel not in names:
         return False
-    wanted = [n for n in names if n == spec_rel or n.endswith((".yaml", ".yml"))]
-    for name in wanted:
+    queue, seen = [spec_rel], {spec_rel}
+    while queue:
+        name = queue.pop(0)
         shown = _git(root, "show", f"{commit}:{name}")
         if shown.returncode != 0:
             raise GitProblem(f"cannot read {name} at {commit[:12]}")
@@ -102,6 +126,13 @@ def _materialize(root: str, commit: str, spec_rel: str, into: str) -> bool:
         os.makedirs(os.path.dirname(target), exist_ok=True)
         with open(target, "wb") as handle:
             handle.write(shown.stdout)
+        folder = posixpath.dirname(name)
+        for pattern in _includes(shown.stdout):
+            full = posixpath.join(folder, pattern)
+            for other in names:
+                if other not in seen and _matches(other, full):
+                    seen.add(other)
+                    queue.append(other)
     return True
 
 
