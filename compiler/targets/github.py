@@ -194,7 +194,7 @@ def train_workflow(plan: Plan, model: Model) -> dict[str, Any]:
     on["workflow_dispatch"] = {}
     command = shlex.join(training.command)
     run_train = (
-        'mkdir -p metrics\n'
+        "mkdir -p metrics\n"
         'docker run --rm --read-only --tmpfs /tmp --user "$(id -u):$(id -g)" \\\n'
         '  -v "$PWD/metrics:/metrics" \\\n'
         '  -e "MLOPSC_MODEL=$MODEL" -e "MLOPSC_MODEL_VERSION=$MODEL_VERSION" \\\n'

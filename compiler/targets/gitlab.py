@@ -105,7 +105,11 @@ def diff_job(plan: Plan) -> dict[str, Any]:
             " > mlopsc-diff.md",
             "cat mlopsc-diff.md",
         ],
-        "artifacts": {"expose_as": "mlopsc diff", "paths": ["mlopsc-diff.md"], "expire_in": "30 days"},
+        "artifacts": {
+            "expose_as": "mlopsc diff",
+            "paths": ["mlopsc-diff.md"],
+            "expire_in": "30 days",
+        },
         "rules": [{"if": MR, "changes": spec_changes(plan)}],
     }
 
@@ -206,4 +210,6 @@ def pipeline(plan: Plan) -> dict[str, Any]:
 
 
 def render(plan: Plan) -> list[Artifact]:
-    return [Artifact("gitlab/mlops.gitlab-ci.yml", yaml_text([pipeline(plan)], header=plan.header("#")))]
+    return [
+        Artifact("gitlab/mlops.gitlab-ci.yml", yaml_text([pipeline(plan)], header=plan.header("#")))
+    ]
