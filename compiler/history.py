@@ -63,13 +63,17 @@ def _git(args: list[str], cwd: str) -> str | None:
     return done.stdout.decode("utf-8", errors="replace")
 
 
-def spec_history(spec: str, *, includes: list[str] | None = None, depth: int = DEFAULT_DEPTH) -> History:
+def spec_history(
+    spec: str, *, includes: list[str] | None = None, depth: int = DEFAULT_DEPTH
+) -> History:
     """The last `depth` commits that touched the spec file or its included files."""
     if depth <= 0:
         return History((), "Change history was not requested (depth 0).", depth)
     folder = os.path.dirname(os.path.abspath(spec))
     if _git(["rev-parse", "--is-inside-work-tree"], folder) is None:
-        return History((), "The spec is not in a git repository, so no change history is shown.", depth)
+        return History(
+            (), "The spec is not in a git repository, so no change history is shown.", depth
+        )
     top = (_git(["rev-parse", "--show-toplevel"], folder) or "").strip()
     paths = [os.path.relpath(os.path.abspath(spec), top)]
     rel_folder = os.path.relpath(folder, top)

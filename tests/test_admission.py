@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 import yaml
-
 from conftest import EXAMPLES, example_ids, require_tool
 
 from compiler.targets.admission import all_expressions, registry_prefixes
@@ -55,14 +54,20 @@ def _evaluate(policy: dict[str, Any], obj: dict[str, Any]) -> dict[str, bool]:
 @pytest.mark.parametrize("example", example_ids())
 def test_policies_per_environment(built_examples: dict[str, Path], example: str) -> None:
     out = built_examples[example]
-    spec = yaml.safe_load((next(e for e in EXAMPLES if e.name == example) / "mlops.yaml").read_text())
+    spec = yaml.safe_load(
+        (next(e for e in EXAMPLES if e.name == example) / "mlops.yaml").read_text()
+    )
     for env in spec["environments"]:
-        docs = yaml.safe_load_all((out / "kubernetes" / env["name"] / "admission-policy.yaml").read_text())
+        docs = yaml.safe_load_all(
+            (out / "kubernetes" / env["name"] / "admission-policy.yaml").read_text()
+        )
         objs = [d for d in docs if d]
         kinds = sorted(o["kind"] for o in objs)
         assert kinds.count("ValidatingAdmissionPolicy") == 3
         assert kinds.count("ValidatingAdmissionPolicyBinding") == 3
-        kustomization = yaml.safe_load((out / "kubernetes" / env["name"] / "kustomization.yaml").read_text())
+        kustomization = yaml.safe_load(
+            (out / "kubernetes" / env["name"] / "kustomization.yaml").read_text()
+        )
         assert "admission-policy.yaml" in kustomization["resources"]
         approval = env.get("approval", {}).get("required", False)
         for b in (o for o in objs if o["kind"] == "ValidatingAdmissionPolicyBinding"):
@@ -90,13 +95,21 @@ def test_cel_compile_errors_are_reported() -> None:
 
 
 @pytest.mark.parametrize("example", example_ids())
-def test_generated_workloads_pass_their_policies(built_examples: dict[str, Path], example: str) -> None:
+def test_generated_workloads_pass_their_policies(
+    built_examples: dict[str, Path], example: str
+) -> None:
     out = built_examples[example]
     policies = [p for p in _policies(out) if p["kind"] == "ValidatingAdmissionPolicy"]
     matched = 0
     for path in sorted(out.glob("kubernetes/*/model-*.yaml")):
         for obj in yaml.safe_load_all(path.read_text()):
-            if not obj or obj["kind"] not in ("Deployment", "CronJob", "InferenceService", "Job", "Pod"):
+            if not obj or obj["kind"] not in (
+                "Deployment",
+                "CronJob",
+                "InferenceService",
+                "Job",
+                "Pod",
+            ):
                 continue
             for policy in policies:
                 results = _evaluate(policy, obj)
@@ -107,16 +120,24 @@ def test_generated_workloads_pass_their_policies(built_examples: dict[str, Path]
 
 
 def test_hostile_pod_is_refused(built_examples: dict[str, Path]) -> None:
-    policies = {p["metadata"]["name"].rsplit("-", 1)[-1]: p for p in _policies(built_examples["payments-ml"])
-                if p["kind"] == "ValidatingAdmissionPolicy" and "-production-" in p["metadata"]["name"]}
+    policies = {
+        p["metadata"]["name"].rsplit("-", 1)[-1]: p
+        for p in _policies(built_examples["payments-ml"])
+        if p["kind"] == "ValidatingAdmissionPolicy" and "-production-" in p["metadata"]["name"]
+    }
     pod = {
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {"name": "x", "labels": {"mlopsc/model": "fraud-detector"}},
         "spec": {
             "securityContext": {"runAsUser": 0},
-            "containers": [{"name": "c", "image": "evil.example/miner:latest",
-                            "securityContext": {"privileged": True, "allowPrivilegeEscalation": True}}],
+            "containers": [
+                {
+                    "name": "c",
+                    "image": "evil.example/miner:latest",
+                    "securityContext": {"privileged": True, "allowPrivilegeEscalation": True},
+                }
+            ],
         },
     }
     assert not all(_evaluate(policies["labels"], pod).values())
@@ -129,15 +150,24 @@ def test_hostile_pod_is_refused(built_examples: dict[str, Path]) -> None:
 
 
 def test_registry_prefixes() -> None:
-    assert registry_prefixes(["ghcr.io/a/b@sha256:1", "localhost:5000/x@sha256:1"]) == ["ghcr.io/", "localhost:5000/"]
+    assert registry_prefixes(["ghcr.io/a/b@sha256:1", "localhost:5000/x@sha256:1"]) == [
+        "ghcr.io/",
+        "localhost:5000/",
+    ]
     assert registry_prefixes(["acme/tool@sha256:1"]) == ["acme/", "docker.io/"]
     assert registry_prefixes(["python@sha256:1"]) == ["docker.io/", "python@"]
 
 
 @pytest.mark.parametrize("example", example_ids())
-def test_kubernetes_validate_accepts_policies(built_examples: dict[str, Path], example: str) -> None:
+def test_kubernetes_validate_accepts_policies(
+    built_examples: dict[str, Path], example: str
+) -> None:
     tool = require_tool("kubernetes-validate", "pip install kubernetes-validate")
-    files = sorted(str(p) for p in built_examples[example].glob("kubernetes/*/admission-policy.yaml"))
-    done = subprocess.run([tool, "-k", "1.33.0", "--strict", *files], capture_output=True, text=True, timeout=300)
+    files = sorted(
+        str(p) for p in built_examples[example].glob("kubernetes/*/admission-policy.yaml")
+    )
+    done = subprocess.run(
+        [tool, "-k", "1.33.0", "--strict", *files], capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "passed for resource validatingadmissionpolicy/" in done.stdout + done.stderr

@@ -8,7 +8,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, example_ids, require_tool, run_mlopsc
 from test_docs import build, payments
 
@@ -19,12 +18,21 @@ def _epoch(day: str) -> str:
 
 def test_header_summary_and_every_rule(built_examples: dict[str, Path]) -> None:
     report = (built_examples["payments-ml"] / "docs/compliance-report.md").read_text()
-    for text in ("| Project | `payments-ml` |", "sha256 `", "mlopsc 0.1.0", "EU AI Act (Regulation (EU) 2024/1689)",
-                 "| churn-model | limited |", "| fraud-detector | high |", "## Rule results",
-                 "`canary-for-high-risk` | policy | project policy | model `fraud-detector` | **pass**",
-                 "| `GDPR-004` | `churn-model` | active | 2027-03-31 | ml-governance",
-                 "```mermaid", "src_transactions --> fv_customer_txn_stats", "m_fraud_detector --> env_production",
-                 "| `transactions` | file `s3://acme-data/transactions/` | data-platform | card\\_number, email | contract | 400d |"):
+    for text in (
+        "| Project | `payments-ml` |",
+        "sha256 `",
+        "mlopsc 0.1.0",
+        "EU AI Act (Regulation (EU) 2024/1689)",
+        "| churn-model | limited |",
+        "| fraud-detector | high |",
+        "## Rule results",
+        "`canary-for-high-risk` | policy | project policy | model `fraud-detector` | **pass**",
+        "| `GDPR-004` | `churn-model` | active | 2027-03-31 | ml-governance",
+        "```mermaid",
+        "src_transactions --> fv_customer_txn_stats",
+        "m_fraud_detector --> env_production",
+        "| `transactions` | file `s3://acme-data/transactions/` | data-platform | card\\_number, email | contract | 400d |",
+    ):
         assert text in report, text
     assert "EUAI-012` | eu-ai-act | EU AI Act Art. 14(4) | model `fraud-detector`" in report
 
@@ -33,9 +41,13 @@ def test_annex_iv_for_high_risk_models(built_examples: dict[str, Path]) -> None:
     report = (built_examples["credit-scoring"] / "docs/compliance-report.md").read_text()
     for model in ("default-probability", "credit-limit"):
         section = report.split(f"### {model}\n")[1].split("\n### ")[0].split("\n## ")[0]
-        rows = [line for line in section.splitlines() if line.startswith("| ") and line[2].isdigit()]
+        rows = [
+            line for line in section.splitlines() if line.startswith("| ") and line[2].isdigit()
+        ]
         assert [r.split(" | ")[0] for r in rows] == [f"| {i}" for i in range(1, 10)]
-        assert "| 8 | Copy of the EU declaration of conformity (Art. 47) | **open** | - |" in section
+        assert (
+            "| 8 | Copy of the EU declaration of conformity (Art. 47) | **open** | - |" in section
+        )
         assert "☐" in section
     assert "### collections-priority" not in report
 
@@ -53,7 +65,9 @@ def test_expiring_waiver_is_flagged(tmp_path: Path) -> None:
     assert code == 0, err
     report = (out / "docs/compliance-report.md").read_text()
     assert "expires within 30 days** (16 days left)" in report
-    assert "expires within 30 days (16 days left)" in (out / "docs/compliance-report.html").read_text()
+    assert (
+        "expires within 30 days (16 days left)" in (out / "docs/compliance-report.html").read_text()
+    )
 
 
 def test_active_waiver_not_flagged(built_examples: dict[str, Path]) -> None:
@@ -76,7 +90,10 @@ def test_violations_are_warnings_in_the_report(tmp_path: Path) -> None:
     code, err, out = build(tmp_path, spec)
     assert code == 0, err
     report = (out / "docs/compliance-report.md").read_text()
-    assert "| `pii-sources-owned-by-data-platform` | policy | project policy | source `customer_profiles` | **warning** |" in report
+    assert (
+        "| `pii-sources-owned-by-data-platform` | policy | project policy | source `customer_profiles` | **warning** |"
+        in report
+    )
     assert "| Project policies (CEL) | 2 | 0 | 0 | 1 |" in report
     assert 'class="badge b-warning">warning<' in (out / "docs/compliance-report.html").read_text()
 
@@ -84,15 +101,32 @@ def test_violations_are_warnings_in_the_report(tmp_path: Path) -> None:
 def test_unused_waiver_is_listed(tmp_path: Path) -> None:
     spec = payments()
     spec["governance"]["waivers"].append(
-        {"rule": "BASE-001", "target": "fraud-detector", "reason": "none", "approved_by": "ml-governance", "expires": dt.date(2027, 12, 31)})
+        {
+            "rule": "BASE-001",
+            "target": "fraud-detector",
+            "reason": "none",
+            "approved_by": "ml-governance",
+            "expires": dt.date(2027, 12, 31),
+        }
+    )
     code, err, out = build(tmp_path, spec)
     assert code == 0, err
-    assert "| `BASE-001` | `fraud-detector` | unused: matches no violation |" in (out / "docs/compliance-report.md").read_text()
+    assert (
+        "| `BASE-001` | `fraud-detector` | unused: matches no violation |"
+        in (out / "docs/compliance-report.md").read_text()
+    )
 
 
 def test_report_command_writes_only_docs_with_history(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    done = run_mlopsc("report", str(ROOT / "examples/credit-scoring/mlops.yaml"), "-o", str(out), "--history-depth", "5")
+    done = run_mlopsc(
+        "report",
+        str(ROOT / "examples/credit-scoring/mlops.yaml"),
+        "-o",
+        str(out),
+        "--history-depth",
+        "5",
+    )
     assert done.returncode == 0, done.stderr
     files = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
     assert all(f.startswith("docs/") or f == "mlopsc.lock.json" for f in files), files
@@ -112,33 +146,56 @@ def test_history_outside_git_and_in_a_fresh_repo(tmp_path: Path) -> None:
     ident = ["-c", "user.name=Ada & *Bob*", "-c", "user.email=ada@example.com"]
     subprocess.run([git, "init", "-q"], cwd=folder, check=True)
     subprocess.run([git, "add", "mlops.yaml"], cwd=folder, check=True)
-    subprocess.run([git, *ident, "commit", "-qm", "spec | first `cut` <script>"], cwd=folder, check=True,
-                   env={"GIT_AUTHOR_DATE": "2026-05-01T10:00:00Z", "GIT_COMMITTER_DATE": "2026-05-01T10:00:00Z", "PATH": "/usr/bin:/bin"})
+    subprocess.run(
+        [git, *ident, "commit", "-qm", "spec | first `cut` <script>"],
+        cwd=folder,
+        check=True,
+        env={
+            "GIT_AUTHOR_DATE": "2026-05-01T10:00:00Z",
+            "GIT_COMMITTER_DATE": "2026-05-01T10:00:00Z",
+            "PATH": "/usr/bin:/bin",
+        },
+    )
     outs = []
     for name in ("b", "c"):
         done = run_mlopsc("report", str(folder / "mlops.yaml"), "-o", str(tmp_path / name), env=env)
         assert done.returncode == 0, done.stderr
         outs.append((tmp_path / name / "docs/compliance-report.md").read_text())
     assert outs[0] == outs[1]
-    assert "| 2026-05-01 | Ada &amp; \\*Bob\\* | spec \\| first \\`cut\\` &lt;script&gt; |" in outs[0]
+    assert (
+        "| 2026-05-01 | Ada &amp; \\*Bob\\* | spec \\| first \\`cut\\` &lt;script&gt; |" in outs[0]
+    )
     html = (tmp_path / "b/docs/compliance-report.html").read_text()
     assert "first `cut` &lt;script&gt;" in html and "<script>" not in html
 
 
 def _chromium(html: Path, tmp_path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     tool = require_tool("chromium", "apt-get install -y chromium")
-    args = [tool, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            f"--user-data-dir={tmp_path / 'profile'}", *extra, f"file://{html}"]
+    args = [
+        tool,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        *extra,
+        f"file://{html}",
+    ]
     return subprocess.run(args, capture_output=True, text=True, timeout=120)
 
 
 @pytest.mark.parametrize("example", example_ids())
-def test_html_renders_in_chromium(built_examples: dict[str, Path], example: str, tmp_path: Path) -> None:
+def test_html_renders_in_chromium(
+    built_examples: dict[str, Path], example: str, tmp_path: Path
+) -> None:
     html = built_examples[example] / "docs/compliance-report.html"
     text = html.read_text()
     # Self-contained: nothing is fetched from anywhere.
-    for needle in ("<link", "<script", "src=\"http", "@import", "url(http"):
+    for needle in ("<link", "<script", 'src="http', "@import", "url(http"):
         assert needle not in text, needle
     shot = tmp_path / "shot.png"
     done = _chromium(html, tmp_path, f"--screenshot={shot}", "--window-size=1280,2000")

@@ -62,7 +62,7 @@ def registry_prefixes(images: list[str]) -> list[str]:
     """Allowed image prefixes: the registry host of each image seen in the spec."""
     prefixes: set[str] = set()
     for image in images:
-        first, slash, rest = image.partition("/")
+        first, slash, _ = image.partition("/")
         if slash and ("." in first or ":" in first or first == "localhost"):
             prefixes.add(first + "/")
         else:
@@ -76,7 +76,11 @@ def spec_images(plan: Plan) -> list[str]:
     """Every image the spec names: serving (with overrides), training and drift jobs."""
     images: set[str] = set()
     for m in plan.models:
-        for image in (m.serving.image, m.training.image if m.training else None, m.monitoring.drift.image if m.monitoring.drift else None):
+        for image in (
+            m.serving.image,
+            m.training.image if m.training else None,
+            m.monitoring.drift.image if m.monitoring.drift else None,
+        ):
             if image:
                 images.add(image)
         for override in m.serving.overrides.values():
@@ -87,7 +91,13 @@ def spec_images(plan: Plan) -> list[str]:
 
 def _waived_digest_models(plan: Plan) -> list[str]:
     """Models whose unpinned images are accepted by an active BASE-002 waiver."""
-    return sorted({o.result.target for o in plan.governance.outcomes if o.rule == "BASE-002" and o.status == "waived"})
+    return sorted(
+        {
+            o.result.target
+            for o in plan.governance.outcomes
+            if o.rule == "BASE-002" and o.status == "waived"
+        }
+    )
 
 
 def label_validations() -> list[dict[str, str]]:
@@ -98,7 +108,8 @@ def label_validations() -> list[dict[str, str]]:
     return [
         {
             "expression": f"has(object.metadata.labels) && {present}",
-            "message": "mlopsc governance: workloads carry the labels " + ", ".join(REQUIRED_LABELS),
+            "message": "mlopsc governance: workloads carry the labels "
+            + ", ".join(REQUIRED_LABELS),
             "reason": "Invalid",
         },
         {
@@ -130,7 +141,8 @@ def image_validations(plan: Plan) -> list[dict[str, str]]:
         checks.append(
             {
                 "expression": f"variables.containers.all(c, !has(c.image) || {_list(prefixes)}.exists(p, c.image.startsWith(p)))",
-                "message": "mlopsc governance: images come from the registries of the spec: " + ", ".join(prefixes),
+                "message": "mlopsc governance: images come from the registries of the spec: "
+                + ", ".join(prefixes),
                 "reason": "Forbidden",
             }
         )
@@ -170,12 +182,19 @@ def security_validations() -> list[dict[str, str]]:
     ]
 
 
-def _policy(name: str, labels: dict[str, str], validations: list[dict[str, str]], *, pods: bool) -> dict[str, Any]:
+def _policy(
+    name: str, labels: dict[str, str], validations: list[dict[str, str]], *, pods: bool
+) -> dict[str, Any]:
     spec: dict[str, Any] = {
         "failurePolicy": "Fail",
         "matchConstraints": {
             "resourceRules": [
-                {"apiGroups": [g], "apiVersions": [v], "resources": r, "operations": ["CREATE", "UPDATE"]}
+                {
+                    "apiGroups": [g],
+                    "apiVersions": [v],
+                    "resources": r,
+                    "operations": ["CREATE", "UPDATE"],
+                }
                 for g, v, r in _RULES
             ]
         },
@@ -187,7 +206,12 @@ def _policy(name: str, labels: dict[str, str], validations: list[dict[str, str]]
             {"name": "containers", "expression": CONTAINERS},
         ]
     spec["validations"] = validations
-    return {"apiVersion": API, "kind": "ValidatingAdmissionPolicy", "metadata": {"name": name, "labels": dict(labels)}, "spec": spec}
+    return {
+        "apiVersion": API,
+        "kind": "ValidatingAdmissionPolicy",
+        "metadata": {"name": name, "labels": dict(labels)},
+        "spec": spec,
+    }
 
 
 def _binding(name: str, labels: dict[str, str], ep: EnvPlan) -> dict[str, Any]:

@@ -31,7 +31,9 @@ def _general(plan: Plan, m: Model) -> tuple[list[str], list[str]]:
         provided.append(f"intended purpose: {m.card.intended_use}")
     if m.description:
         provided.append(f"description: {m.description}")
-    provided.append(f"artifact {m.artifact.uri}" + (f" ({m.artifact.digest})" if m.artifact.digest else ""))
+    provided.append(
+        f"artifact {m.artifact.uri}" + (f" ({m.artifact.digest})" if m.artifact.digest else "")
+    )
     envs = ", ".join(f"{e.name} ({e.namespace})" for e in plan.index.project.environments)
     provided.append(f"deployed as {m.serving.mode} serving to: {envs}")
     open_items = [
@@ -56,7 +58,9 @@ def _development(plan: Plan, m: Model) -> tuple[list[str], list[str]]:
             params = ", ".join(f"{k}={v}" for k, v in sorted(m.training.params.items()))
             provided.append(f"hyper-parameters: {params}")
         provided.append(
-            f"retraining schedule {m.training.schedule}" if m.training.schedule else "manual retraining only"
+            f"retraining schedule {m.training.schedule}"
+            if m.training.schedule
+            else "manual retraining only"
         )
     else:
         open_items.append("how the model is trained (no training section in the spec)")
@@ -66,7 +70,9 @@ def _development(plan: Plan, m: Model) -> tuple[list[str], list[str]]:
     if m.card.training_data:
         provided.append(f"training data narrative: {m.card.training_data}")
     else:
-        open_items.append("datasheet of the training data: provenance, scope, labelling, cleaning (Art. 10)")
+        open_items.append(
+            "datasheet of the training data: provenance, scope, labelling, cleaning (Art. 10)"
+        )
     if m.evaluation and m.evaluation.metrics:
         provided.append("validation gates: " + ", ".join(sorted(m.evaluation.metrics)))
     open_items.append("validation and testing reports with their results, dated and signed")
@@ -86,10 +92,13 @@ def _control(plan: Plan, m: Model) -> tuple[list[str], list[str]]:
     fair = m.evaluation.fairness if m.evaluation else None
     if fair:
         provided.append(
-            f"fairness gate {fair.metric} <= {fair.max:g} over " + ", ".join(fair.protected_attributes)
+            f"fairness gate {fair.metric} <= {fair.max:g} over "
+            + ", ".join(fair.protected_attributes)
         )
     else:
-        open_items.append("accuracy for the groups of persons the system is used on (no fairness gate)")
+        open_items.append(
+            "accuracy for the groups of persons the system is used on (no fairness gate)"
+        )
     if m.explainability and m.explainability.method != "none":
         provided.append(f"explanations by {m.explainability.method}")
     approvers = [
@@ -99,7 +108,9 @@ def _control(plan: Plan, m: Model) -> tuple[list[str], list[str]]:
     ]
     if approvers:
         provided.append("deployment approval by " + "; ".join(approvers))
-    open_items.append("foreseeable unintended outcomes and sources of risk to health, safety and rights")
+    open_items.append(
+        "foreseeable unintended outcomes and sources of risk to health, safety and rights"
+    )
     return provided, open_items
 
 
@@ -107,7 +118,10 @@ def _metrics(m: Model) -> tuple[list[str], list[str]]:
     provided: list[str] = []
     if m.evaluation:
         for name, gate in sorted(m.evaluation.metrics.items()):
-            bounds = [f">= {gate.min:g}" if gate.min is not None else "", f"<= {gate.max:g}" if gate.max is not None else ""]
+            bounds = [
+                f">= {gate.min:g}" if gate.min is not None else "",
+                f"<= {gate.max:g}" if gate.max is not None else "",
+            ]
             provided.append(f"{name} " + " and ".join(b for b in bounds if b))
     open_items = ["why these metrics and thresholds are appropriate for the intended purpose"]
     if not provided:
@@ -133,7 +147,9 @@ def _post_market(plan: Plan, m: Model) -> tuple[list[str], list[str]]:
         provided.append(f"SLO {slo.name}: {slo.objective:g}% {slo.sli.kind} over {slo.window}")
     if m.serving.request_logging:
         provided.append("request logging of predictions (Art. 12 record-keeping)")
-    open_items = ["the post-market monitoring plan document (Art. 72(3)) and serious-incident reporting (Art. 73)"]
+    open_items = [
+        "the post-market monitoring plan document (Art. 72(3)) and serious-incident reporting (Art. 73)"
+    ]
     if not drift:
         open_items.append("drift monitoring (monitoring.drift is not set)")
     if not slos:
@@ -150,10 +166,17 @@ def annex_iv(plan: Plan, m: Model) -> list[AnnexSection]:
         _metrics(m),
         (
             [f"risk tier {m.risk}; governance rule results in this report"],
-            ["the risk management system: identified risks, estimation, mitigation and residual risk (Art. 9)"],
+            [
+                "the risk management system: identified risks, estimation, mitigation and residual risk (Art. 9)"
+            ],
         ),
         _lifecycle(plan, m),
-        ([], ["list of harmonised standards applied, or the solutions adopted for Chapter III Section 2"]),
+        (
+            [],
+            [
+                "list of harmonised standards applied, or the solutions adopted for Chapter III Section 2"
+            ],
+        ),
         ([], ["copy of the signed EU declaration of conformity"]),
         _post_market(plan, m),
     ]

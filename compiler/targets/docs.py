@@ -134,7 +134,10 @@ class ModelCard:
 
 
 def _gate(lo: float | None, hi: float | None) -> str:
-    parts = [f"at least {lo:g}" if lo is not None else "", f"at most {hi:g}" if hi is not None else ""]
+    parts = [
+        f"at least {lo:g}" if lo is not None else "",
+        f"at most {hi:g}" if hi is not None else "",
+    ]
     return " and ".join(p for p in parts if p)
 
 
@@ -161,7 +164,7 @@ def _serving(plan: Plan, m: Model) -> list[EnvServing]:
     for ep in plan.environments:
         mp = next(p for p in ep.models if p.name == m.name)
         s = mp.serving
-        rollout = s.rollout.strategy
+        rollout: str = s.rollout.strategy
         if s.rollout.strategy == "canary" and s.rollout.canary_percent:
             rollout = f"canary, {s.rollout.canary_percent}% of traffic"
         approval = "not required"
@@ -231,7 +234,9 @@ def model_card(plan: Plan, facts: ReportFacts, m: Model) -> ModelCard:
         risk=m.risk,
         artifact_uri=m.artifact.uri,
         artifact_digest=m.artifact.digest or "",
-        intended=_narratives(m, [("Intended use", "intended_use"), ("Out-of-scope use", "out_of_scope_use")]),
+        intended=_narratives(
+            m, [("Intended use", "intended_use"), ("Out-of-scope use", "out_of_scope_use")]
+        ),
         concerns=_narratives(
             m,
             [
@@ -284,7 +289,9 @@ def environment() -> Any:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("compiler", TEMPLATES),
         undefined=jinja2.StrictUndefined,
-        autoescape=jinja2.select_autoescape(enabled_extensions=("html", "html.j2"), default_for_string=True),
+        autoescape=jinja2.select_autoescape(
+            enabled_extensions=("html", "html.j2"), default_for_string=True
+        ),
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -312,11 +319,18 @@ def render_documents(plan: Plan, *, history: History = NO_HISTORY) -> list[Artif
     out = [
         Artifact(
             f"docs/model-cards/{card.name}.md",
-            env.get_template("model-card.md.j2").render(card=card, facts=facts, header=context["header"]).encode(),
+            env.get_template("model-card.md.j2")
+            .render(card=card, facts=facts, header=context["header"])
+            .encode(),
         )
         for card in cards
     ]
-    out.append(Artifact("docs/compliance-report.md", env.get_template("compliance-report.md.j2").render(**context).encode()))
+    out.append(
+        Artifact(
+            "docs/compliance-report.md",
+            env.get_template("compliance-report.md.j2").render(**context).encode(),
+        )
+    )
     from markupsafe import Markup
 
     html = env.get_template("compliance-report.html.j2").render(**context, svg=Markup(svg(graph)))

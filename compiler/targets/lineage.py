@@ -29,9 +29,13 @@ def lineage(plan: Plan) -> Graph:
     nodes: dict[str, list[tuple[str, str, str]]] = {c: [] for c in COLUMNS}
     edges: list[tuple[str, str, bool]] = []
     for s in plan.sources:
-        nodes["source"].append((f"src_{s.name}", s.name, "personal data" if s.pii_columns else s.kind))
+        nodes["source"].append(
+            (f"src_{s.name}", s.name, "personal data" if s.pii_columns else s.kind)
+        )
     for v in plan.views:
-        nodes["view"].append((f"fv_{v.name}", v.name, "has PII" if any(f.pii for f in v.fields) else ""))
+        nodes["view"].append(
+            (f"fv_{v.name}", v.name, "has PII" if any(f.pii for f in v.fields) else "")
+        )
         edges.append((f"src_{v.source}", f"fv_{v.name}", False))
     for m in plan.models:
         nodes["model"].append((f"m_{m.name.replace('-', '_')}", m.name, f"{m.risk} risk"))

@@ -7,6 +7,7 @@ Markdown and HTML reports show the same content in the same order and stay deter
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from compiler.governance import EXPIRING_DAYS, Outcome
@@ -171,7 +172,7 @@ def _waiver_view(plan: Plan, waiver: Waiver, *, used: bool) -> WaiverView:
 def subject_kind(plan: Plan, target: str, section: str) -> str:
     """What a rule fired on: the path's section when it names the target, else a lookup."""
     ix = plan.index
-    tables = {
+    tables: dict[str, Collection[str]] = {
         "models": ix.models,
         "sources": ix.sources,
         "features": ix.views,
