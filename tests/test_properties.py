@@ -1,0 +1,117 @@
+"""Property tests: whatever a mutated spec looks like, the front end answers with located
+diagnostics (exit 0 or 1), never an exception (exit 3)."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from helpers import ROOT
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from compiler.diagnostics import Sink
+from compiler.governance import check_waiver_names, evaluate_governance
+from compiler.load import Document, load_spec
+from compiler.meaning import check_meaning
+from compiler.pipeline import check_spec
+from compiler.spec.validate import validate_project
+
+EXAMPLES = sorted((ROOT / "examples").glob("*/mlops.yaml"))
+TEXTS = [p.read_text(encoding="utf-8") for p in EXAMPLES if "include:" not in p.read_text()]
+TODAY = dt.date(2027, 1, 1)
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+def assert_located(sink: Sink) -> None:
+    for d in sink.items:
+        assert d.span.file and d.span.line >= 1 and d.span.column >= 1, d
+        assert d.message
+
+
+def stages(doc: Document, sink: Sink) -> None:
+    """check_spec after loading, on data that may not match its source map any more."""
+    project = validate_project(doc, sink)
+    if project is None:
+        return
+    index = check_meaning(project, doc.source_map, sink)
+    check_waiver_names(index, doc.source_map, sink)
+    if not sink.has_errors:
+        evaluate_governance(index, doc.source_map, sink, today=TODAY)
+
+
+JUNK = st.sampled_from(["\t", ":", "- ", "{", "]", "&a ", "*a", "!!", "'", '"', "#", "\x00", "é", "\n  ", "---\n", "%", "@", "? "])
+
+
+@SETTINGS
+@given(data=st.data())
+def test_text_mutations_never_crash(tmp_path: Path, data: st.DataObject) -> None:
+    text = data.draw(st.sampled_from(TEXTS))
+    lines = text.splitlines(keepends=True)
+    for _ in range(data.draw(st.integers(1, 3))):
+        kind = data.draw(st.sampled_from(["insert", "delete_line", "duplicate_line", "truncate"]))
+        if kind == "insert":
+            at = data.draw(st.integers(0, len(lines) - 1))
+            col = data.draw(st.integers(0, len(lines[at])))
+            lines[at] = lines[at][:col] + data.draw(JUNK) + lines[at][col:]
+        elif kind == "delete_line" and len(lines) > 1:
+            del lines[data.draw(st.integers(0, len(lines) - 1))]
+        elif kind == "duplicate_line":
+            at = data.draw(st.integers(0, len(lines) - 1))
+            lines.insert(at, lines[at])
+        else:
+            lines = lines[: data.draw(st.integers(1, len(lines)))]
+    path = tmp_path / "mlops.yaml"
+    path.write_text("".join(lines), encoding="utf-8")
+    sink = Sink()
+    check_spec(str(path), sink, on=TODAY)
+    assert_located(sink)
+
+
+def _paths(node: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    found = [path] if path else []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            found.extend(_paths(value, (*path, key)))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            found.extend(_paths(value, (*path, i)))
+    return found
+
+
+def _parent(data: Any, path: tuple[Any, ...]) -> Any:
+    for step in path[:-1]:
+        data = data[step]
+    return data
+
+
+REPLACEMENTS = st.sampled_from([None, 0, -1, 3.5, True, "", "x", "Bad Name!", [], {}, ["x"], {"x": 1}, 10**20])
+
+
+@SETTINGS
+@given(data=st.data())
+def test_data_mutations_never_crash(tmp_path: Path, data: st.DataObject) -> None:
+    spec = data.draw(st.sampled_from(EXAMPLES))
+    doc = load_spec(str(spec), Sink())
+    assert doc is not None
+    mutated = copy.deepcopy(doc.data)
+    for _ in range(data.draw(st.integers(1, 3))):
+        paths = _paths(mutated)
+        if not paths:
+            break
+        path = data.draw(st.sampled_from(paths))
+        parent = _parent(mutated, path)
+        kind = data.draw(st.sampled_from(["delete", "replace", "duplicate"]))
+        if kind == "delete":
+            del parent[path[-1]]
+        elif kind == "replace":
+            parent[path[-1]] = data.draw(REPLACEMENTS)
+        elif isinstance(parent, list):
+            parent.insert(path[-1], copy.deepcopy(parent[path[-1]]))
+        else:
+            parent[path[-1]] = [copy.deepcopy(parent[path[-1]])] * 2
+    sink = Sink()
+    stages(Document(mutated, doc.source_map, doc.files, doc.path), sink)
+    assert_located(sink)
