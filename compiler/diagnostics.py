@@ -6,10 +6,10 @@ import difflib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     ERROR = "error"
     WARNING = "warning"
     NOTE = "note"
@@ -104,9 +104,7 @@ MISSING_KEY = _code("MLC202", "required key missing", "A key that spec v1 requir
 WRONG_TYPE = _code(
     "MLC203", "value has the wrong type", "For example a list where a mapping is expected."
 )
-BAD_VALUE = _code(
-    "MLC204", "value not allowed", "The value is not one of those the key accepts."
-)
+BAD_VALUE = _code("MLC204", "value not allowed", "The value is not one of those the key accepts.")
 BAD_NAME = _code(
     "MLC205",
     "invalid name",
@@ -166,9 +164,7 @@ BAD_RISK = _code(
 )
 
 # MLC3xx: references and meaning.
-DUPLICATE_NAME = _code(
-    "MLC301", "duplicate name", "Names are unique within their section."
-)
+DUPLICATE_NAME = _code("MLC301", "duplicate name", "Names are unique within their section.")
 UNKNOWN_FEATURE = _code(
     "MLC302",
     "unknown feature",

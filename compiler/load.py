@@ -109,9 +109,7 @@ class _Builder:
             )
             raise _Abort
         if depth > MAX_DEPTH:
-            self.sink.error(
-                dx.TOO_DEEP, f"nesting deeper than {MAX_DEPTH} levels", self.span(node)
-            )
+            self.sink.error(dx.TOO_DEEP, f"nesting deeper than {MAX_DEPTH} levels", self.span(node))
             raise _Abort
         self.smap.values.setdefault(path, self.span(node))
         kind = node.id
@@ -133,7 +131,9 @@ class _Builder:
                 merged.update(self.merge(value_node, path, depth))
                 continue
             if key_node.id != "scalar":
-                self.sink.error(dx.WRONG_TYPE, "mapping keys must be plain strings", self.span(key_node))
+                self.sink.error(
+                    dx.WRONG_TYPE, "mapping keys must be plain strings", self.span(key_node)
+                )
                 continue
             key = key_node.value
             key_span = self.span(key_node)
@@ -250,7 +250,9 @@ def _read(path: str, display: str, sink: Sink, at: Span | None) -> bytes | None:
     try:
         size = os.path.getsize(path)
         if size > MAX_BYTES:
-            sink.error(dx.YAML_SYNTAX, f"file is larger than {MAX_BYTES // 2**20} MiB", Span(display))
+            sink.error(
+                dx.YAML_SYNTAX, f"file is larger than {MAX_BYTES // 2**20} MiB", Span(display)
+            )
             return None
         with open(path, "rb") as handle:
             return handle.read()
@@ -271,7 +273,11 @@ def _compose(content: bytes, display: str, sink: Sink) -> Any:
         before = content[: exc.start]
         line = before.count(b"\n") + 1
         column = exc.start - (before.rfind(b"\n") + 1) + 1
-        sink.error(dx.ENCODING, f"byte 0x{content[exc.start]:02x} is not valid UTF-8", Span(display, line, column))
+        sink.error(
+            dx.ENCODING,
+            f"byte 0x{content[exc.start]:02x} is not valid UTF-8",
+            Span(display, line, column),
+        )
         return None
     text = text.removeprefix("\ufeff")
     if not text.strip() or all(
@@ -300,8 +306,13 @@ def _compose(content: bytes, display: str, sink: Sink) -> Any:
         # Point at the `---` that starts the second document, not wherever its content begins.
         line = nodes[1].start_mark.line
         lines = text.splitlines()
-        marker = next((i for i in range(min(line, len(lines) - 1), -1, -1) if lines[i].startswith("---")), line)
-        sink.error(dx.MULTI_DOC, "a spec file holds one YAML document", Span(display, marker + 1, 1))
+        marker = next(
+            (i for i in range(min(line, len(lines) - 1), -1, -1) if lines[i].startswith("---")),
+            line,
+        )
+        sink.error(
+            dx.MULTI_DOC, "a spec file holds one YAML document", Span(display, marker + 1, 1)
+        )
         return None
     return nodes[0]
 
@@ -343,7 +354,7 @@ def _compose_fast(text: str) -> Any:
         return None
     if len(nodes) != 1 or _empty_document(nodes[0]):
         return None  # let ruamel word the error
-    stack = [nodes[0]]
+    stack: list[Any] = [nodes[0]]
     seen: set[int] = set()
     while stack:
         node = stack.pop()
@@ -353,7 +364,8 @@ def _compose_fast(text: str) -> Any:
         if node.id == "scalar":
             if not node.style and node.tag in _IMPLICIT_11:
                 node.tag = next(
-                    (tag for pattern, tag in _IMPLICIT_12 if pattern.match(node.value)), _STD + "str"
+                    (tag for pattern, tag in _IMPLICIT_12 if pattern.match(node.value)),
+                    _STD + "str",
                 )
         elif node.id == "sequence":
             stack.extend(node.value)
@@ -419,7 +431,9 @@ def _load_file(
         return None
     builder = _Builder(display, sink)
     if node.id != "mapping":
-        sink.error(dx.NOT_MAPPING, f"the document is a {node.id}, not a mapping", builder.span(node))
+        sink.error(
+            dx.NOT_MAPPING, f"the document is a {node.id}, not a mapping", builder.span(node)
+        )
         return None
     if not _check_expansion(node, builder):
         return None
@@ -484,7 +498,9 @@ def _include(
     if entries is None:
         return
     if not isinstance(entries, list):
-        sink.error(dx.WRONG_TYPE, "'include' is a list of file paths or globs", smap.span(("include",)))
+        sink.error(
+            dx.WRONG_TYPE, "'include' is a list of file paths or globs", smap.span(("include",))
+        )
         return
     base_dir = os.path.dirname(path)
     for index, entry in enumerate(entries):

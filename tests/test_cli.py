@@ -42,7 +42,9 @@ def test_invalid_is_exit_1(spec: Path) -> None:
     assert err.endswith("invalid (1 error, 0 warnings)\n")
 
 
-@pytest.mark.parametrize("args", [("validate", "nope.yaml"), ("validate", "."), ("validate", "--format", "xml")])
+@pytest.mark.parametrize(
+    "args", [("validate", "nope.yaml"), ("validate", "."), ("validate", "--format", "xml")]
+)
 def test_usage_problems_are_exit_2(spec: Path, args: tuple[str, ...]) -> None:
     code, _, err = run(*args)
     assert code == 2 and "Traceback" not in err
@@ -50,7 +52,9 @@ def test_usage_problems_are_exit_2(spec: Path, args: tuple[str, ...]) -> None:
 
 def test_warnings_pass_unless_strict(spec: Path) -> None:
     waiver = "  waivers:\n    - {rule: BASE-002, target: recommender, reason: r, approved_by: ml, expires: 2027-06-01}\n"
-    spec.write_text(edit(BASE, ("  frameworks: [baseline]\n", "  frameworks: [baseline]\n" + waiver)))
+    spec.write_text(
+        edit(BASE, ("  frameworks: [baseline]\n", "  frameworks: [baseline]\n" + waiver))
+    )
     assert run("validate")[0] == 0
     code, _, err = run("validate", "--strict")
     assert code == 1 and "warning[MLC323]" in err
@@ -71,7 +75,9 @@ def test_json_and_sarif_go_to_stdout(spec: Path) -> None:
     assert code == 1 and json.loads(out)[0]["code"] == "MLC303"
     code, out, _ = run("validate", "--format", "sarif")
     sarif = json.loads(out)
-    assert sarif["runs"][0]["tool"]["driver"]["rules"][0]["shortDescription"]["text"] == "unknown team"
+    assert (
+        sarif["runs"][0]["tool"]["driver"]["rules"][0]["shortDescription"]["text"] == "unknown team"
+    )
     code, out, _ = run("validate", "--format", "github")
     assert out.startswith("::error file=mlops.yaml,line=5,col=10,title=MLC303::")
 
@@ -101,7 +107,9 @@ def test_rules_lists_every_rule() -> None:
     listed = [line.split()[0] for line in out.splitlines()]
     assert listed == sorted(RULES)
     code, out, _ = run("rules", "--pack", "gdpr")
-    assert [line.split()[0] for line in out.splitlines()] == sorted(r for r in RULES if r.startswith("GDPR"))
+    assert [line.split()[0] for line in out.splitlines()] == sorted(
+        r for r in RULES if r.startswith("GDPR")
+    )
 
 
 def test_explain() -> None:

@@ -8,7 +8,13 @@ from compiler import diagnostics as dx
 from compiler.diagnostics import Diagnostic, Severity, Sink, Span
 
 ITEMS = [
-    Diagnostic("MLC302", Severity.ERROR, "unknown feature 'a:b'", Span("b.yaml", 3, 9), "did you mean 'a:c'?"),
+    Diagnostic(
+        "MLC302",
+        Severity.ERROR,
+        "unknown feature 'a:b'",
+        Span("b.yaml", 3, 9),
+        "did you mean 'a:c'?",
+    ),
     Diagnostic("GDPR-004", Severity.WARNING, "uses 50% PII, really", Span("a.yaml", 10, 2)),
     Diagnostic("BASE-003", Severity.NOTE, "waived: x", Span("a.yaml", 2, 1)),
 ]
@@ -18,7 +24,11 @@ def test_sink_sorts_and_deduplicates() -> None:
     sink = Sink()
     for d in [*ITEMS, ITEMS[0]]:
         sink.add(d)
-    assert [d.span for d in sink.sorted()] == [Span("a.yaml", 2, 1), Span("a.yaml", 10, 2), Span("b.yaml", 3, 9)]
+    assert [d.span for d in sink.sorted()] == [
+        Span("a.yaml", 2, 1),
+        Span("a.yaml", 10, 2),
+        Span("b.yaml", 3, 9),
+    ]
     assert sink.has_errors
     quiet = Sink()
     quiet.warning("MLC323", "w", Span("x"))
@@ -64,7 +74,10 @@ def test_json() -> None:
 
 def test_github_escapes() -> None:
     lines = dx.render_github(ITEMS).splitlines()
-    assert lines[0] == "::error file=b.yaml,line=3,col=9,title=MLC302::unknown feature 'a:b'%0Adid you mean 'a:c'?"
+    assert (
+        lines[0]
+        == "::error file=b.yaml,line=3,col=9,title=MLC302::unknown feature 'a:b'%0Adid you mean 'a:c'?"
+    )
     assert lines[1] == "::warning file=a.yaml,line=10,col=2,title=GDPR-004::uses 50%25 PII, really"
     assert lines[2].startswith("::notice ")
     odd = Diagnostic("X", Severity.ERROR, "m", Span("a,b:c.yaml"))

@@ -36,7 +36,11 @@ def test_example_pins_every_image_and_artifact(spec: Path) -> None:
     assert checked is not None
     for model in checked.project.models:
         assert model.artifact.digest is not None, model.name
-        images = [model.serving.image, model.training and model.training.image, model.monitoring.drift and model.monitoring.drift.image]
+        images = [
+            model.serving.image,
+            model.training and model.training.image,
+            model.monitoring.drift and model.monitoring.drift.image,
+        ]
         images += [o.image for o in model.serving.overrides.values()]
         for image in filter(None, images):
             assert "@sha256:" in image, image

@@ -29,7 +29,10 @@ HIGH = edit(
     ),
     ("recommender/1.0.0/}", f"recommender/1.0.0/, digest: {D1}}}"),
     ("      mode: realtime\n", "      mode: realtime\n      request_logging: true\n"),
-    ("    path: s3://shop/orders/\n", "    path: s3://shop/orders/\n    pii_columns: [email]\n    retention: 400d\n    legal_basis: contract\n"),
+    (
+        "    path: s3://shop/orders/\n",
+        "    path: s3://shop/orders/\n    pii_columns: [email]\n    retention: 400d\n    legal_basis: contract\n",
+    ),
     ("  frameworks: [baseline]", "  frameworks: [baseline, eu-ai-act, gdpr]"),
 )
 
@@ -37,8 +40,11 @@ HIGH = edit(
 BREAKS: dict[str, tuple[str, str]] = {
     "BASE-002": (f"ghcr.io/shop/train@{D1}", "ghcr.io/shop/train:1.0"),
     "BASE-003": ("      resources: {cpu: 500m, memory: 1Gi}\n", "      resources: {cpu: 500m}\n"),
-    "BASE-004": ("      resources: {cpu: \"1\", memory: 2Gi}\n", ""),
-    "BASE-005": ("approval: {required: true, reviewers: [ml]}", "approval: {required: false, reviewers: [ml]}"),
+    "BASE-004": ('      resources: {cpu: "1", memory: 2Gi}\n', ""),
+    "BASE-005": (
+        "approval: {required: true, reviewers: [ml]}",
+        "approval: {required: false, reviewers: [ml]}",
+    ),
     "EUAI-001": ("intended_use: a, ", ""),
     "EUAI-002": ("limitations: b, ", ""),
     "EUAI-003": (", human_oversight: c", ""),
@@ -48,12 +54,18 @@ BREAKS: dict[str, tuple[str, str]] = {
     "EUAI-007": ("      request_logging: true\n", ""),
     "EUAI-008": (f", digest: {D1}", ""),
     "EUAI-009": ("      data: [orders]\n", ""),
-    "EUAI-011": ("    monitoring: {drift: {features: [customer_stats:order_count_30d], threshold: 0.2}}\n", ""),
+    "EUAI-011": (
+        "    monitoring: {drift: {features: [customer_stats:order_count_30d], threshold: 0.2}}\n",
+        "",
+    ),
     "EUAI-012": ("reviewers: [ml]}", "reviewers: []}"),
     "GDPR-001": ("    legal_basis: contract\n", ""),
     "GDPR-002": ("    retention: 400d\n", ""),
     "GDPR-003": ("    pii_columns: [email]\n    retention: 400d\n    legal_basis: contract\n", ""),
-    "GDPR-004": ("      - {name: order_count_30d, dtype: int64}", "      - {name: order_count_30d, dtype: int64, pii: true}"),
+    "GDPR-004": (
+        "      - {name: order_count_30d, dtype: int64}",
+        "      - {name: order_count_30d, dtype: int64, pii: true}",
+    ),
 }
 SLO = "slos:\n  - name: recommender-availability\n    model: recommender\n    objective: 99.5\n    sli:\n      availability: {}\n"
 
@@ -86,20 +98,37 @@ def test_each_rule_fails_alone(tmp_path: Path, rule_id: str) -> None:
     old, new = BREAKS[rule_id]
     text = edit(HIGH, (old, new))
     if rule_id == "GDPR-003":
-        text = edit(text, ("      - {name: basket_avg_30d, dtype: float64}", "      - {name: basket_avg_30d, dtype: float64, pii: true}"))
+        text = edit(
+            text,
+            (
+                "      - {name: basket_avg_30d, dtype: float64}",
+                "      - {name: basket_avg_30d, dtype: float64, pii: true}",
+            ),
+        )
     found = rule_codes(text, tmp_path)
     assert found == {rule_id} | ALSO.get(rule_id, set())
 
 
 def test_limited_risk_card(tmp_path: Path) -> None:
-    text = edit(BASE, ("    framework: sklearn\n", "    framework: sklearn\n    risk: limited\n"), ("  frameworks: [baseline]", "  frameworks: [eu-ai-act]"))
+    text = edit(
+        BASE,
+        ("    framework: sklearn\n", "    framework: sklearn\n    risk: limited\n"),
+        ("  frameworks: [baseline]", "  frameworks: [eu-ai-act]"),
+    )
     assert rule_codes(text, tmp_path) == {"EUAI-013"}
-    fixed = edit(text, ("    risk: limited\n", "    risk: limited\n    card: {intended_use: Suggest products}\n"))
+    fixed = edit(
+        text,
+        ("    risk: limited\n", "    risk: limited\n    card: {intended_use: Suggest products}\n"),
+    )
     assert rule_codes(fixed, tmp_path) == set()
 
 
 def test_rules_of_disabled_packs_do_not_run(tmp_path: Path) -> None:
-    text = edit(HIGH, ("  frameworks: [baseline, eu-ai-act, gdpr]", "  frameworks: [baseline]"), ("{method: shap}", "{method: none}"))
+    text = edit(
+        HIGH,
+        ("  frameworks: [baseline, eu-ai-act, gdpr]", "  frameworks: [baseline]"),
+        ("{method: shap}", "{method: none}"),
+    )
     checked, sink = check_text(tmp_path, text)
     assert checked is not None and sink.items == []
     assert {o.result.rule[:4] for o in checked.governance.outcomes} == {"BASE"}
@@ -110,11 +139,19 @@ WAIVE = "  waivers:\n    - {{rule: {rule}, target: {target}, reason: ok, approve
 
 def waived(rule: str, target: str, date: str) -> str:
     text = edit(BASE, ("      resources: {cpu: 500m, memory: 1Gi}\n", ""))
-    return edit(text, ("  frameworks: [baseline]\n", "  frameworks: [baseline]\n" + WAIVE.format(rule=rule, target=target, date=date)))
+    return edit(
+        text,
+        (
+            "  frameworks: [baseline]\n",
+            "  frameworks: [baseline]\n" + WAIVE.format(rule=rule, target=target, date=date),
+        ),
+    )
 
 
 def test_active_waiver_turns_the_error_into_a_note(tmp_path: Path) -> None:
-    checked, sink = check_text(tmp_path, waived("BASE-003", "recommender", "2027-01-01"))  # expires today: still valid
+    checked, sink = check_text(
+        tmp_path, waived("BASE-003", "recommender", "2027-01-01")
+    )  # expires today: still valid
     assert checked is not None
     d = only(sink, "BASE-003")
     assert d.severity is Severity.NOTE and "waived by ml until 2027-01-01: ok" in d.message
@@ -143,13 +180,24 @@ def test_waiver_names_are_checked(tmp_path: Path) -> None:
     assert only(sink, dx.WAIVER_TARGET).hint == "did you mean 'recommender'?"
 
 
-POLICY = "  policies:\n    - id: {id}\n      description: {desc}\n      applies_to: {kind}\n      when: \"{when}\"\n      require: \"{req}\"\n      severity: {sev}\n"
+POLICY = '  policies:\n    - id: {id}\n      description: {desc}\n      applies_to: {kind}\n      when: "{when}"\n      require: "{req}"\n      severity: {sev}\n'
 
 
-def policy(tmp_path: Path, kind: str, req: str, *, when: str = "true", sev: str = "error") -> list[tuple[str, str, int, int, str]]:
-    text = edit(BASE, ("  frameworks: [baseline]\n", "  frameworks: [baseline]\n" + POLICY.format(id="p1", desc="A rule", kind=kind, when=when, req=req, sev=sev)))
+def policy(
+    tmp_path: Path, kind: str, req: str, *, when: str = "true", sev: str = "error"
+) -> list[tuple[str, str, int, int, str]]:
+    text = edit(
+        BASE,
+        (
+            "  frameworks: [baseline]\n",
+            "  frameworks: [baseline]\n"
+            + POLICY.format(id="p1", desc="A rule", kind=kind, when=when, req=req, sev=sev),
+        ),
+    )
     _, sink = check_text(tmp_path, text)
-    return [(d.code, d.severity.value, d.span.line, d.span.column, d.message) for d in sink.sorted()]
+    return [
+        (d.code, d.severity.value, d.span.line, d.span.column, d.message) for d in sink.sorted()
+    ]
 
 
 @pytest.mark.parametrize(

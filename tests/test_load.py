@@ -34,7 +34,9 @@ def test_missing_path_is_blamed_on_nearest_parent_key(tmp_path: Path) -> None:
     doc, _ = load_text(tmp_path, BASE)
     assert doc is not None
     # training has no `params`: the span is the `training:` key, not its first child
-    assert doc.source_map.span(("models", 0, "training", "params", "x")) == Span("mlops.yaml", 35, 5)
+    assert doc.source_map.span(("models", 0, "training", "params", "x")) == Span(
+        "mlops.yaml", 35, 5
+    )
     assert SourceMap().span(("nothing",)) == Span("<spec>")
 
 
@@ -55,7 +57,9 @@ def test_duplicate_key_names_the_first(tmp_path: Path) -> None:
     ],
 )
 def test_non_standard_tags_are_refused(tmp_path: Path, value: str, shown: str) -> None:
-    doc, sink = load_text(tmp_path, edit(BASE, ("  owner: ml\n", f"  owner: ml\n  description: {value}\n")))
+    doc, sink = load_text(
+        tmp_path, edit(BASE, ("  owner: ml\n", f"  owner: ml\n  description: {value}\n"))
+    )
     assert doc is None
     d = only(sink, dx.BAD_TAG)
     assert d.message == f"tag '{shown}' is not allowed"
@@ -101,7 +105,9 @@ def test_nesting_depth_is_bounded(tmp_path: Path) -> None:
 
 
 def test_yaml_1_2_scalars(tmp_path: Path) -> None:
-    text = "a: on\nb: yes\nc: 0o17\nd: 017\ne: 0x1F\nf: 2027-01-01\ng: 3.2\nh: ~\ni: .inf\nj: 'on'\n"
+    text = (
+        "a: on\nb: yes\nc: 0o17\nd: 017\ne: 0x1F\nf: 2027-01-01\ng: 3.2\nh: ~\ni: .inf\nj: 'on'\n"
+    )
     doc, sink = load_text(tmp_path, text)
     assert not sink.items and doc is not None
     assert doc.data == {
@@ -164,7 +170,11 @@ TEAM = "teams:\n  - name: {0}\n    email: {0}@example.com\n"
 
 def test_include_glob_appends_lists_in_sorted_order(tmp_path: Path) -> None:
     top = edit(BASE, ("kind: MLOpsProject\n", "kind: MLOpsProject\ninclude: [teams/*.yaml]\n"))
-    doc, sink = load_text(tmp_path, top, **{"teams/b.yaml": TEAM.format("bravo"), "teams/a.yaml": TEAM.format("alpha")})
+    doc, sink = load_text(
+        tmp_path,
+        top,
+        **{"teams/b.yaml": TEAM.format("bravo"), "teams/a.yaml": TEAM.format("alpha")},
+    )
     assert not sink.items and doc is not None
     assert [t["name"] for t in doc.data["teams"]] == ["ml", "alpha", "bravo"]
     assert [name for name, _ in doc.files] == ["mlops.yaml", "teams/a.yaml", "teams/b.yaml"]
@@ -228,7 +238,9 @@ def test_included_file_may_only_hold_list_sections(tmp_path: Path) -> None:
 
 
 def test_errors_in_an_included_file_name_that_file(tmp_path: Path) -> None:
-    _, sink = load_text(tmp_path, "include: [x.yaml]\n", **{"x.yaml": "teams:\n  - a: 1\n    a: 2\n"})
+    _, sink = load_text(
+        tmp_path, "include: [x.yaml]\n", **{"x.yaml": "teams:\n  - a: 1\n    a: 2\n"}
+    )
     assert only(sink, dx.DUPLICATE_KEY).span == Span("x.yaml", 3, 5)
 
 

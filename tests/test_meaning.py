@@ -28,30 +28,89 @@ def test_base_has_no_diagnostics_and_resolves_features(tmp_path: Path) -> None:
 
 
 def test_whole_view_reference(tmp_path: Path) -> None:
-    checked, _ = check_text(tmp_path, edit(BASE, ("    features: [customer_stats:order_count_30d]", "    features: [customer_stats, customer_stats:basket_avg_30d]")))
+    checked, _ = check_text(
+        tmp_path,
+        edit(
+            BASE,
+            (
+                "    features: [customer_stats:order_count_30d]",
+                "    features: [customer_stats, customer_stats:basket_avg_30d]",
+            ),
+        ),
+    )
     assert checked is not None
-    assert [r.field for r in checked.index.model_features["recommender"]] == ["order_count_30d", "basket_avg_30d"]
+    assert [r.field for r in checked.index.model_features["recommender"]] == [
+        "order_count_30d",
+        "basket_avg_30d",
+    ]
 
 
 @pytest.mark.parametrize(
     ("old", "new", "code", "message"),
     [
         ("  owner: ml\n", "  owner: mlx\n", dx.UNKNOWN_TEAM, "unknown team 'mlx'"),
-        ("    source: orders\n", "    source: ordrs\n", dx.UNKNOWN_SOURCE, "unknown source 'ordrs'"),
-        ("    entity: customer\n", "    entity: client\n", dx.UNKNOWN_ENTITY, "unknown entity 'client'"),
-        ("[customer_stats:order_count_30d]", "[customer_stats:order_count]", dx.UNKNOWN_FEATURE, "unknown feature 'customer_stats:order_count'"),
-        ("    model: recommender\n", "    model: ranker\n", dx.UNKNOWN_MODEL, "unknown model 'ranker'"),
-        ("      data: [orders]", "      data: [orders, web]", dx.UNKNOWN_SOURCE, "unknown source 'web'"),
+        (
+            "    source: orders\n",
+            "    source: ordrs\n",
+            dx.UNKNOWN_SOURCE,
+            "unknown source 'ordrs'",
+        ),
+        (
+            "    entity: customer\n",
+            "    entity: client\n",
+            dx.UNKNOWN_ENTITY,
+            "unknown entity 'client'",
+        ),
+        (
+            "[customer_stats:order_count_30d]",
+            "[customer_stats:order_count]",
+            dx.UNKNOWN_FEATURE,
+            "unknown feature 'customer_stats:order_count'",
+        ),
+        (
+            "    model: recommender\n",
+            "    model: ranker\n",
+            dx.UNKNOWN_MODEL,
+            "unknown model 'ranker'",
+        ),
+        (
+            "      data: [orders]",
+            "      data: [orders, web]",
+            dx.UNKNOWN_SOURCE,
+            "unknown source 'web'",
+        ),
         ("reviewers: [ml]", "reviewers: [ops]", dx.UNKNOWN_TEAM, "unknown team 'ops'"),
-        ("      mode: realtime\n", "      mode: batch\n      schedule: '0 1 * * *'\n", dx.SLI_MISFIT, "an availability SLI needs a realtime model"),
+        (
+            "      mode: realtime\n",
+            "      mode: batch\n      schedule: '0 1 * * *'\n",
+            dx.SLI_MISFIT,
+            "an availability SLI needs a realtime model",
+        ),
         ("      availability: {}", "      latency: {threshold: 1s}\n", None, None),
-        ("      schedule: \"0 3 * * *\"\n", "", None, None),
-        ("    path: s3://shop/orders/\n", "    path: s3://shop/orders/\n    bootstrap_servers: k:9092\n", dx.SOURCE_LOCATION, "only kafka sources take 'bootstrap_servers'"),
-        ("      - {name: basket_avg_30d, dtype: float64}", "      - {name: customer_id, dtype: string}", dx.FEATURE_FIELD, "field 'customer_id' is a join key of its entity"),
-        ("    namespace: shop-prod\n", "    namespace: shop-staging\n", dx.DUPLICATE_NAME, "namespace 'shop-staging' is used by two environments on the same cluster"),
+        ('      schedule: "0 3 * * *"\n', "", None, None),
+        (
+            "    path: s3://shop/orders/\n",
+            "    path: s3://shop/orders/\n    bootstrap_servers: k:9092\n",
+            dx.SOURCE_LOCATION,
+            "only kafka sources take 'bootstrap_servers'",
+        ),
+        (
+            "      - {name: basket_avg_30d, dtype: float64}",
+            "      - {name: customer_id, dtype: string}",
+            dx.FEATURE_FIELD,
+            "field 'customer_id' is a join key of its entity",
+        ),
+        (
+            "    namespace: shop-prod\n",
+            "    namespace: shop-staging\n",
+            dx.DUPLICATE_NAME,
+            "namespace 'shop-staging' is used by two environments on the same cluster",
+        ),
     ],
 )
-def test_meaning_checks(tmp_path: Path, old: str, new: str, code: str | None, message: str | None) -> None:
+def test_meaning_checks(
+    tmp_path: Path, old: str, new: str, code: str | None, message: str | None
+) -> None:
     checked, sink = check_text(tmp_path, edit(BASE, (old, new)))
     if code is None:
         assert sink.items == [] and checked is not None
@@ -62,35 +121,71 @@ def test_meaning_checks(tmp_path: Path, old: str, new: str, code: str | None, me
 
 
 def test_freshness_needs_a_schedule(tmp_path: Path) -> None:
-    text = edit(BASE, ("      schedule: \"0 3 * * *\"\n", ""), ("      availability: {}", "      freshness: {max_age: 2d}"))
+    text = edit(
+        BASE,
+        ('      schedule: "0 3 * * *"\n', ""),
+        ("      availability: {}", "      freshness: {max_age: 2d}"),
+    )
     _, sink = check_text(tmp_path, text)
     d = only(sink, dx.SLI_MISFIT)
     assert (d.span.line, d.span.column) == (48, 18)
 
 
 def test_drift_sli_on_a_feature_the_model_does_not_use(tmp_path: Path) -> None:
-    text = edit(BASE, ("      availability: {}", "      drift: {feature: customer_stats:basket_avg_30d, threshold: 0.1}"))
+    text = edit(
+        BASE,
+        (
+            "      availability: {}",
+            "      drift: {feature: customer_stats:basket_avg_30d, threshold: 0.1}",
+        ),
+    )
     _, sink = check_text(tmp_path, text)
     assert "which model 'recommender' does not use" in only(sink, dx.SLI_MISFIT).message
-    text = edit(BASE, ("      availability: {}", "      drift: {feature: customer_stats:order_count_30d, threshold: 0.1}"))
+    text = edit(
+        BASE,
+        (
+            "      availability: {}",
+            "      drift: {feature: customer_stats:order_count_30d, threshold: 0.1}",
+        ),
+    )
     checked, sink = check_text(tmp_path, text)
     assert checked is not None and sink.items == []
 
 
 def test_overrides_are_validated_like_the_base(tmp_path: Path) -> None:
     over = "      overrides:\n        staging: {autoscaling: {min_replicas: 4}}\n        production: {rollout: {strategy: canary}}\n        prod: {port: 9000}\n"
-    _, sink = check_text(tmp_path, edit(BASE, ("      resources: {cpu: 500m, memory: 1Gi}\n", "      resources: {cpu: 500m, memory: 1Gi}\n" + over)))
+    _, sink = check_text(
+        tmp_path,
+        edit(
+            BASE,
+            (
+                "      resources: {cpu: 500m, memory: 1Gi}\n",
+                "      resources: {cpu: 500m, memory: 1Gi}\n" + over,
+            ),
+        ),
+    )
     assert codes(sink) == [dx.REPLICAS, dx.ROLLOUT, dx.UNKNOWN_ENV]
     found = {d.code: d for d in sink.sorted()}
-    assert found[dx.REPLICAS].message == "min_replicas 4 is above max_replicas 3 (in environment 'staging')"
+    assert (
+        found[dx.REPLICAS].message
+        == "min_replicas 4 is above max_replicas 3 (in environment 'staging')"
+    )
     assert (found[dx.REPLICAS].span.line, found[dx.REPLICAS].span.column) == (45, 47)
     assert found[dx.UNKNOWN_ENV].hint == "did you mean 'production'?"
 
 
 def test_null_in_an_override_clears_the_base(tmp_path: Path) -> None:
     base = "      rollout: {strategy: canary, canary_percent: 10}\n"
-    over = "      overrides:\n        staging: {rollout: {strategy: rolling, canary_percent: null}}\n"
-    text = edit(BASE, ("      resources: {cpu: 500m, memory: 1Gi}\n", "      resources: {cpu: 500m, memory: 1Gi}\n" + base + over))
+    over = (
+        "      overrides:\n        staging: {rollout: {strategy: rolling, canary_percent: null}}\n"
+    )
+    text = edit(
+        BASE,
+        (
+            "      resources: {cpu: 500m, memory: 1Gi}\n",
+            "      resources: {cpu: 500m, memory: 1Gi}\n" + base + over,
+        ),
+    )
     checked, sink = check_text(tmp_path, text)
     assert sink.items == [] and checked is not None
     model = checked.project.models[0]
@@ -99,8 +194,12 @@ def test_null_in_an_override_clears_the_base(tmp_path: Path) -> None:
 
 
 def test_duplicate_policy_ids(tmp_path: Path) -> None:
-    pol = "  policies:\n" + "    - {id: p, description: d, applies_to: model, require: 'true'}\n" * 2
-    _, sink = check_text(tmp_path, edit(BASE, ("  frameworks: [baseline]\n", "  frameworks: [baseline]\n" + pol)))
+    pol = (
+        "  policies:\n" + "    - {id: p, description: d, applies_to: model, require: 'true'}\n" * 2
+    )
+    _, sink = check_text(
+        tmp_path, edit(BASE, ("  frameworks: [baseline]\n", "  frameworks: [baseline]\n" + pol))
+    )
     assert codes(sink) == [dx.DUPLICATE_RULE]
 
 
@@ -108,11 +207,11 @@ def test_duplicate_policy_ids(tmp_path: Path) -> None:
     ("query", "problem"),
     [
         ("sum(rate(x[{{window}}]))", None),
-        ("sum(rate(x{a=\"(\"}[{{ window }}]))", None),
+        ('sum(rate(x{a="("}[{{ window }}]))', None),
         ("sum(rate(x[5m]))", "the query must use {{window}}"),
         ("sum(rate(x[{{window}}])", "unclosed '('"),
         ("sum(rate(x[{{window}}])))", "unbalanced ')'"),
-        ("x{a=\"b}[{{window}}]", "unterminated string"),
+        ('x{a="b}[{{window}}]', "unterminated string"),
     ],
 )
 def test_promql_problem(query: str, problem: str | None) -> None:

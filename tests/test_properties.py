@@ -22,7 +22,9 @@ from compiler.spec.validate import validate_project
 EXAMPLES = sorted((ROOT / "examples").glob("*/mlops.yaml"))
 TEXTS = [p.read_text(encoding="utf-8") for p in EXAMPLES if "include:" not in p.read_text()]
 TODAY = dt.date(2027, 1, 1)
-SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+SETTINGS = settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
 
 def assert_located(sink: Sink) -> None:
@@ -42,7 +44,28 @@ def stages(doc: Document, sink: Sink) -> None:
         evaluate_governance(index, doc.source_map, sink, today=TODAY)
 
 
-JUNK = st.sampled_from(["\t", ":", "- ", "{", "]", "&a ", "*a", "!!", "'", '"', "#", "\x00", "é", "\n  ", "---\n", "%", "@", "? "])
+JUNK = st.sampled_from(
+    [
+        "\t",
+        ":",
+        "- ",
+        "{",
+        "]",
+        "&a ",
+        "*a",
+        "!!",
+        "'",
+        '"',
+        "#",
+        "\x00",
+        "é",
+        "\n  ",
+        "---\n",
+        "%",
+        "@",
+        "? ",
+    ]
+)
 
 
 @SETTINGS
@@ -87,7 +110,9 @@ def _parent(data: Any, path: tuple[Any, ...]) -> Any:
     return data
 
 
-REPLACEMENTS = st.sampled_from([None, 0, -1, 3.5, True, "", "x", "Bad Name!", [], {}, ["x"], {"x": 1}, 10**20])
+REPLACEMENTS = st.sampled_from(
+    [None, 0, -1, 3.5, True, "", "x", "Bad Name!", [], {}, ["x"], {"x": 1}, 10**20]
+)
 
 
 @SETTINGS

@@ -31,13 +31,17 @@ def test_committed_schema_is_generated() -> None:
 
 
 def test_schema_is_valid_against_its_metaschema() -> None:
-    result = subprocess.run([checker(), "--check-metaschema", str(SCHEMA)], capture_output=True, text=True)
+    result = subprocess.run(
+        [checker(), "--check-metaschema", str(SCHEMA)], capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=[e.parent.name for e in EXAMPLES])
 def test_example_validates_against_the_schema(example: Path) -> None:
-    result = subprocess.run([checker(), "--schemafile", str(SCHEMA), str(example)], capture_output=True, text=True)
+    result = subprocess.run(
+        [checker(), "--schemafile", str(SCHEMA), str(example)], capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -64,4 +68,8 @@ def test_every_property_has_a_description() -> None:
 def test_unknown_keys_are_refused_by_the_schema() -> None:
     schema = json.loads(SCHEMA.read_text())
     assert schema["additionalProperties"] is False
-    assert all(d.get("additionalProperties") is False for d in schema["$defs"].values() if d.get("type") == "object" and "properties" in d)
+    assert all(
+        d.get("additionalProperties") is False
+        for d in schema["$defs"].values()
+        if d.get("type") == "object" and "properties" in d
+    )

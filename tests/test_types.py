@@ -23,33 +23,99 @@ def error_type(kind: Any, value: Any) -> str:
 
 
 CASES: list[tuple[Any, list[Any], list[Any], str]] = [
-    (t.Name, ["a", "fraud-detector", "m1", "a" * 40], ["A", "-a", "a-", "a_b", "1a", "a" * 41, ""], "mlopsc_name"),
+    (
+        t.Name,
+        ["a", "fraud-detector", "m1", "a" * 40],
+        ["A", "-a", "a-", "a_b", "1a", "a" * 41, ""],
+        "mlopsc_name",
+    ),
     (t.Ident, ["a", "customer_txn_stats", "x9_"], ["A", "_a", "a-b", "9a", ""], "mlopsc_ident"),
-    (t.Duration, ["250ms", "5m", "30d", "1w", "1s", "2h"], ["0d", "5", "5 m", "1.5s", "5M", "-1d", "5y"], "mlopsc_duration"),
-    (t.Quantity, ["500m", "2", "2Gi", "0.5", "512Mi", "1e3", ".5"], ["2GB", "1.5 cores", "-1", "m", "2gi"], "mlopsc_quantity"),
+    (
+        t.Duration,
+        ["250ms", "5m", "30d", "1w", "1s", "2h"],
+        ["0d", "5", "5 m", "1.5s", "5M", "-1d", "5y"],
+        "mlopsc_duration",
+    ),
+    (
+        t.Quantity,
+        ["500m", "2", "2Gi", "0.5", "512Mi", "1e3", ".5"],
+        ["2GB", "1.5 cores", "-1", "m", "2gi"],
+        "mlopsc_quantity",
+    ),
     (
         t.Cron,
-        ["0 3 * * 1", "*/15 * * * *", "0 0 1 1 0", "59 23 31 12 7", "0 9-17 * * mon-fri", "0 0 * jan,jul sun", "5,10 * * * *"],
-        ["60 * * * *", "* 24 * * *", "* * 0 * *", "* * 32 * *", "* * * 13 *", "* * * * 8", "0 3 * *", "0 3 * * * *", "*/0 * * * *", "5-1 * * * *", "x * * * *", "1-2-3 * * * *"],
+        [
+            "0 3 * * 1",
+            "*/15 * * * *",
+            "0 0 1 1 0",
+            "59 23 31 12 7",
+            "0 9-17 * * mon-fri",
+            "0 0 * jan,jul sun",
+            "5,10 * * * *",
+        ],
+        [
+            "60 * * * *",
+            "* 24 * * *",
+            "* * 0 * *",
+            "* * 32 * *",
+            "* * * 13 *",
+            "* * * * 8",
+            "0 3 * *",
+            "0 3 * * * *",
+            "*/0 * * * *",
+            "5-1 * * * *",
+            "x * * * *",
+            "1-2-3 * * * *",
+        ],
         "mlopsc_cron",
     ),
-    (t.SemVer, ["3.2.0", "0.0.1", "1.0.0-rc.1", "1.0.0+build.5", "10.20.30"], ["3.2", "v1.0.0", "01.0.0", "1.0", "1.0.0.0"], "mlopsc_semver"),
-    (t.Digest, [DIGEST], ["sha256:" + "AB" * 32, "sha256:abc", "md5:" + "ab" * 16, DIGEST[7:]], "mlopsc_digest"),
+    (
+        t.SemVer,
+        ["3.2.0", "0.0.1", "1.0.0-rc.1", "1.0.0+build.5", "10.20.30"],
+        ["3.2", "v1.0.0", "01.0.0", "1.0", "1.0.0.0"],
+        "mlopsc_semver",
+    ),
+    (
+        t.Digest,
+        [DIGEST],
+        ["sha256:" + "AB" * 32, "sha256:abc", "md5:" + "ab" * 16, DIGEST[7:]],
+        "mlopsc_digest",
+    ),
     (
         t.Image,
-        ["ghcr.io/acme/x@" + DIGEST, "ghcr.io/acme/x:1.0", "nginx", "localhost:5000/a/b:tag@" + DIGEST, "registry.example.com/a_b/c-d:v1"],
+        [
+            "ghcr.io/acme/x@" + DIGEST,
+            "ghcr.io/acme/x:1.0",
+            "nginx",
+            "localhost:5000/a/b:tag@" + DIGEST,
+            "registry.example.com/a_b/c-d:v1",
+        ],
         ["ghcr.io/Acme/x", "ghcr.io/acme/x:", "ghcr.io/acme/x@sha256:abc", "a b", "x:" + "t" * 200],
         "mlopsc_image|mlopsc_digest",
     ),
     (t.Email, ["a@example.com"], ["a@b", "nope", "a @b.c"], "mlopsc_format"),
-    (t.Uri, ["s3://b/k", "gs://b/k/", "https://x/y", "models:/fraud/12"], ["b/k", "models:/fraud/latest", "models:/fraud", "s3 ://x"], "mlopsc_format"),
-    (t.LabelKey, ["cost-center", "app.kubernetes.io/name", "a"], ["-a", "a/", "A/b", "a" * 64], "mlopsc_format"),
+    (
+        t.Uri,
+        ["s3://b/k", "gs://b/k/", "https://x/y", "models:/fraud/12"],
+        ["b/k", "models:/fraud/latest", "models:/fraud", "s3 ://x"],
+        "mlopsc_format",
+    ),
+    (
+        t.LabelKey,
+        ["cost-center", "app.kubernetes.io/name", "a"],
+        ["-a", "a/", "A/b", "a" * 64],
+        "mlopsc_format",
+    ),
     (t.LabelValue, ["cc-1234", "", "A.b_c"], ["-a", "a" * 64, "a b"], "mlopsc_format"),
     (t.PolicyId, ["canary-for-high", "x_1"], ["1x", "a b", "a" * 64], "mlopsc_format"),
 ]
 
 
-@pytest.mark.parametrize(("kind", "good", "bad", "code"), CASES, ids=[c[3].split("|")[0] + str(i) for i, c in enumerate(CASES)])
+@pytest.mark.parametrize(
+    ("kind", "good", "bad", "code"),
+    CASES,
+    ids=[c[3].split("|")[0] + str(i) for i, c in enumerate(CASES)],
+)
 def test_lexical_type(kind: Any, good: list[Any], bad: list[Any], code: str) -> None:
     for value in good:
         assert ok(kind, value) == value

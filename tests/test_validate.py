@@ -18,7 +18,9 @@ def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
 
 
-def validate(tmp_path: Path, text: str) -> tuple[Project | None, list[tuple[str, int, int, str, str | None]]]:
+def validate(
+    tmp_path: Path, text: str
+) -> tuple[Project | None, list[tuple[str, int, int, str, str | None]]]:
     doc, sink = load_text(tmp_path, text)
     assert doc is not None, sink.items
     out = Sink()
@@ -33,9 +35,23 @@ def test_base_is_valid(tmp_path: Path) -> None:
 
 
 def test_unknown_key_points_at_the_key_with_a_suggestion(tmp_path: Path) -> None:
-    _, found = validate(tmp_path, edit(BASE, ("      mode: realtime\n", "      mode: realtime\n      replicas: 3\n")))
-    assert found == [(dx.UNKNOWN_KEY, 42, 7, "unknown key 'replicas' in serving", "allowed keys: " + ", ".join(keys_of(Serving)))]
-    _, found = validate(tmp_path, edit(BASE, ("      mode: realtime\n", "      mode: realtime\n      autoscalling: {}\n")))
+    _, found = validate(
+        tmp_path,
+        edit(BASE, ("      mode: realtime\n", "      mode: realtime\n      replicas: 3\n")),
+    )
+    assert found == [
+        (
+            dx.UNKNOWN_KEY,
+            42,
+            7,
+            "unknown key 'replicas' in serving",
+            "allowed keys: " + ", ".join(keys_of(Serving)),
+        )
+    ]
+    _, found = validate(
+        tmp_path,
+        edit(BASE, ("      mode: realtime\n", "      mode: realtime\n      autoscalling: {}\n")),
+    )
     assert found[0][4] == "did you mean 'autoscaling'?"
 
 
@@ -54,17 +70,61 @@ def test_missing_key_points_at_the_parent(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("old", "new", "code", "where", "text"),
     [
-        ("    objective: 99.5", "    objective: [99]", dx.WRONG_TYPE, (47, 16), "objective must be a number, not a list"),
-        ("  name: shop\n", "  name: 12\n", dx.WRONG_TYPE, (4, 9), "name must be a string, not a number"),
+        (
+            "    objective: 99.5",
+            "    objective: [99]",
+            dx.WRONG_TYPE,
+            (47, 16),
+            "objective must be a number, not a list",
+        ),
+        (
+            "  name: shop\n",
+            "  name: 12\n",
+            dx.WRONG_TYPE,
+            (4, 9),
+            "name must be a string, not a number",
+        ),
         ("    kind: file", "    kind: s3", dx.BAD_VALUE, (17, 11), "kind: 's3' is not one of"),
-        ("    objective: 99.5", "    objective: 0", dx.OUT_OF_RANGE, (47, 16), "objective: input should be greater than 0"),
-        ("kind: MLOpsProject", "kind: Project", dx.BAD_HEADER, (2, 7), "kind must be 'MLOpsProject', not 'Project'"),
-        ("    framework: sklearn", "    framework: sklearn\n    risk: unacceptable", dx.BAD_RISK, (33, 11), "prohibited (EU AI Act Art. 5)"),
-        ("  frameworks: [baseline]", "  frameworks: [baseline, soc2]", dx.BAD_VALUE, (51, 26), "'soc2' is not one of baseline, eu-ai-act, gdpr"),
-        ("    namespace: shop-prod", "    namespace: default", dx.BAD_VALUE, (13, 16), "'default' namespace is not allowed"),
+        (
+            "    objective: 99.5",
+            "    objective: 0",
+            dx.OUT_OF_RANGE,
+            (47, 16),
+            "objective: input should be greater than 0",
+        ),
+        (
+            "kind: MLOpsProject",
+            "kind: Project",
+            dx.BAD_HEADER,
+            (2, 7),
+            "kind must be 'MLOpsProject', not 'Project'",
+        ),
+        (
+            "    framework: sklearn",
+            "    framework: sklearn\n    risk: unacceptable",
+            dx.BAD_RISK,
+            (33, 11),
+            "prohibited (EU AI Act Art. 5)",
+        ),
+        (
+            "  frameworks: [baseline]",
+            "  frameworks: [baseline, soc2]",
+            dx.BAD_VALUE,
+            (51, 26),
+            "'soc2' is not one of baseline, eu-ai-act, gdpr",
+        ),
+        (
+            "    namespace: shop-prod",
+            "    namespace: default",
+            dx.BAD_VALUE,
+            (13, 16),
+            "'default' namespace is not allowed",
+        ),
     ],
 )
-def test_error_mapping(tmp_path: Path, old: str, new: str, code: str, where: tuple[int, int], text: str) -> None:
+def test_error_mapping(
+    tmp_path: Path, old: str, new: str, code: str, where: tuple[int, int], text: str
+) -> None:
     _, found = validate(tmp_path, edit(BASE, (old, new)))
     assert len(found) == 1, found
     assert found[0][0] == code
@@ -78,7 +138,15 @@ def test_enum_hint_suggests_the_nearest(tmp_path: Path) -> None:
 
 
 def test_every_error_is_reported(tmp_path: Path) -> None:
-    text = edit(BASE, ("    version: 1.0.0", "    version: one"), ("    objective: 99.5", "    objective: 101"), ("    ttl: 1d\n" if False else "    source: orders\n", "    source: orders\n    ttl: soon\n"))
+    text = edit(
+        BASE,
+        ("    version: 1.0.0", "    version: one"),
+        ("    objective: 99.5", "    objective: 101"),
+        (
+            "    ttl: 1d\n" if False else "    source: orders\n",
+            "    source: orders\n    ttl: soon\n",
+        ),
+    )
     _, found = validate(tmp_path, text)
     assert [c for c, *_ in found] == [dx.BAD_DURATION, dx.BAD_SEMVER, dx.OUT_OF_RANGE]
 
@@ -90,6 +158,20 @@ def test_model_at_follows_lists_and_dicts() -> None:
 
 
 def test_unknown_key_in_an_override_gets_a_hint(tmp_path: Path) -> None:
-    text = edit(BASE, ("      resources: {cpu: 500m, memory: 1Gi}\n", "      resources: {cpu: 500m, memory: 1Gi}\n      overrides:\n        staging: {autoscale: {max_replicas: 2}}\n"))
+    text = edit(
+        BASE,
+        (
+            "      resources: {cpu: 500m, memory: 1Gi}\n",
+            "      resources: {cpu: 500m, memory: 1Gi}\n      overrides:\n        staging: {autoscale: {max_replicas: 2}}\n",
+        ),
+    )
     _, found = validate(tmp_path, text)
-    assert found == [(dx.UNKNOWN_KEY, 45, 19, "unknown key 'autoscale' in staging", "did you mean 'autoscaling'?")]
+    assert found == [
+        (
+            dx.UNKNOWN_KEY,
+            45,
+            19,
+            "unknown key 'autoscale' in staging",
+            "did you mean 'autoscaling'?",
+        )
+    ]

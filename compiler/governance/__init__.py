@@ -95,7 +95,7 @@ def _enabled_rules(frameworks: list[str]) -> list[Rule]:
 def evaluate_governance(ix: Index, smap: SourceMap, sink: Sink, *, today: dt.date) -> Governance:
     """Run the rule packs and policies, apply waivers and report every violation."""
     gov_spec = ix.project.governance
-    frameworks = [f for f in PACKS if f in gov_spec.frameworks]
+    frameworks: list[str] = [f for f in PACKS if f in gov_spec.frameworks]
     results: list[tuple[Result, str]] = []
     for r in _enabled_rules(frameworks):
         results.extend((res, r.severity) for res in r.check(ix))

@@ -35,8 +35,8 @@ class Compiled:
 
 
 def _env(variable: str) -> Any:
-    from cel_expr_python import cel
-    from cel_expr_python.ext import ext_optional, ext_strings
+    from cel_expr_python import cel  # type: ignore[import-untyped]
+    from cel_expr_python.ext import ext_optional, ext_strings  # type: ignore[import-untyped]
 
     return cel.NewEnv(
         variables={variable: cel.Type.DYN},
@@ -99,7 +99,9 @@ def compile_policies(ix: Index, smap: SourceMap, sink: Sink) -> list[Compiled]:
     compiled: list[Compiled] = []
     envs: dict[str, Any] = {}
     for i, policy in enumerate(ix.project.governance.policies):
-        env = envs.get(policy.applies_to) or envs.setdefault(policy.applies_to, _env(policy.applies_to))
+        env = envs.get(policy.applies_to) or envs.setdefault(
+            policy.applies_to, _env(policy.applies_to)
+        )
         programs: dict[str, Any] = {}
         for key in ("when", "require"):
             try:
@@ -117,7 +119,9 @@ def compile_policies(ix: Index, smap: SourceMap, sink: Sink) -> list[Compiled]:
     return compiled
 
 
-def run_policies(compiled: list[Compiled], ix: Index, smap: SourceMap, sink: Sink) -> Iterator[Result]:
+def run_policies(
+    compiled: list[Compiled], ix: Index, smap: SourceMap, sink: Sink
+) -> Iterator[Result]:
     """Evaluate each compiled policy on every object of its kind."""
     for item in compiled:
         policy = item.policy

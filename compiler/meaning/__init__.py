@@ -126,7 +126,10 @@ class _Checker:
                     seen[item.name] = i
         namespaces: dict[str, int] = {}
         for i, env in enumerate(self.p.environments):
-            if env.namespace in namespaces and self.p.environments[namespaces[env.namespace]].cluster == env.cluster:
+            if (
+                env.namespace in namespaces
+                and self.p.environments[namespaces[env.namespace]].cluster == env.cluster
+            ):
                 self.err(
                     dx.DUPLICATE_NAME,
                     f"namespace '{env.namespace}' is used by two environments on the same cluster",
@@ -136,7 +139,11 @@ class _Checker:
         ids: dict[str, int] = {}
         for i, policy in enumerate(self.p.governance.policies):
             if policy.id in ids:
-                self.err(dx.DUPLICATE_RULE, f"policy id '{policy.id}' is used twice", ("governance", "policies", i, "id"))
+                self.err(
+                    dx.DUPLICATE_RULE,
+                    f"policy id '{policy.id}' is used twice",
+                    ("governance", "policies", i, "id"),
+                )
             ids.setdefault(policy.id, i)
 
     def teams(self) -> None:
@@ -148,36 +155,74 @@ class _Checker:
                     self.ref(dx.UNKNOWN_TEAM, "team", item.owner, names, (section, i, "owner"))
         for i, env in enumerate(self.p.environments):
             for j, reviewer in enumerate(env.approval.reviewers):
-                self.ref(dx.UNKNOWN_TEAM, "team", reviewer, names, ("environments", i, "approval", "reviewers", j))
+                self.ref(
+                    dx.UNKNOWN_TEAM,
+                    "team",
+                    reviewer,
+                    names,
+                    ("environments", i, "approval", "reviewers", j),
+                )
         for i, waiver in enumerate(self.p.governance.waivers):
-            self.ref(dx.UNKNOWN_TEAM, "team", waiver.approved_by, names, ("governance", "waivers", i, "approved_by"))
+            self.ref(
+                dx.UNKNOWN_TEAM,
+                "team",
+                waiver.approved_by,
+                names,
+                ("governance", "waivers", i, "approved_by"),
+            )
 
     def sources(self) -> None:
         for i, src in enumerate(self.p.sources):
             base: Path = ("sources", i)
             if src.kind == "file":
                 if not src.path:
-                    self.err(dx.SOURCE_LOCATION, f"file source '{src.name}' needs a 'path'", (*base, "name"))
+                    self.err(
+                        dx.SOURCE_LOCATION,
+                        f"file source '{src.name}' needs a 'path'",
+                        (*base, "name"),
+                    )
                 if src.table:
-                    self.err(dx.SOURCE_LOCATION, "a file source has a 'path', not a 'table'", (*base, "table"))
+                    self.err(
+                        dx.SOURCE_LOCATION,
+                        "a file source has a 'path', not a 'table'",
+                        (*base, "table"),
+                    )
             else:
                 if not src.table:
-                    self.err(dx.SOURCE_LOCATION, f"{src.kind} source '{src.name}' needs a 'table'", (*base, "name"))
+                    self.err(
+                        dx.SOURCE_LOCATION,
+                        f"{src.kind} source '{src.name}' needs a 'table'",
+                        (*base, "name"),
+                    )
                 if src.path:
-                    self.err(dx.SOURCE_LOCATION, f"a {src.kind} source has a 'table', not a 'path'", (*base, "path"))
+                    self.err(
+                        dx.SOURCE_LOCATION,
+                        f"a {src.kind} source has a 'table', not a 'path'",
+                        (*base, "path"),
+                    )
             if src.kind == "kafka" and not src.bootstrap_servers:
-                self.err(dx.SOURCE_LOCATION, "a kafka source needs 'bootstrap_servers'", (*base, "name"))
+                self.err(
+                    dx.SOURCE_LOCATION, "a kafka source needs 'bootstrap_servers'", (*base, "name")
+                )
             if src.kind != "kafka" and src.bootstrap_servers:
-                self.err(dx.SOURCE_LOCATION, "only kafka sources take 'bootstrap_servers'", (*base, "bootstrap_servers"))
+                self.err(
+                    dx.SOURCE_LOCATION,
+                    "only kafka sources take 'bootstrap_servers'",
+                    (*base, "bootstrap_servers"),
+                )
 
     def views(self) -> None:
         for i, view in enumerate(self.p.features):
             base: Path = ("features", i)
-            entity_ok = self.ref(dx.UNKNOWN_ENTITY, "entity", view.entity, self.ix.entities, (*base, "entity"))
+            entity_ok = self.ref(
+                dx.UNKNOWN_ENTITY, "entity", view.entity, self.ix.entities, (*base, "entity")
+            )
             self.ref(dx.UNKNOWN_SOURCE, "source", view.source, self.ix.sources, (*base, "source"))
             reserved: dict[str, str] = {}
             if entity_ok:
-                reserved.update({k: "a join key of its entity" for k in self.ix.entities[view.entity].join_keys})
+                reserved.update(
+                    {k: "a join key of its entity" for k in self.ix.entities[view.entity].join_keys}
+                )
             src = self.ix.sources.get(view.source)
             if src is not None:
                 reserved[src.timestamp_field] = "its source's timestamp field"
@@ -185,7 +230,11 @@ class _Checker:
             for j, fld in enumerate(view.fields):
                 where = (*base, "fields", j, "name")
                 if fld.name in seen:
-                    self.err(dx.DUPLICATE_NAME, f"field '{fld.name}' appears twice in view '{view.name}'", where)
+                    self.err(
+                        dx.DUPLICATE_NAME,
+                        f"field '{fld.name}' appears twice in view '{view.name}'",
+                        where,
+                    )
                 seen.add(fld.name)
                 if fld.name in reserved:
                     self.err(dx.FEATURE_FIELD, f"field '{fld.name}' is {reserved[fld.name]}", where)
@@ -211,7 +260,13 @@ class _Checker:
             self.ix.model_features[model.name] = used
             if model.training is not None:
                 for j, src in enumerate(model.training.data):
-                    self.ref(dx.UNKNOWN_SOURCE, "source", src, self.ix.sources, (*base, "training", "data", j))
+                    self.ref(
+                        dx.UNKNOWN_SOURCE,
+                        "source",
+                        src,
+                        self.ix.sources,
+                        (*base, "training", "data", j),
+                    )
             self.serving(model.serving, (*base, "serving"))
             for env_name, override in model.serving.overrides.items():
                 opath: Path = (*base, "serving", "overrides", env_name)
@@ -239,7 +294,11 @@ class _Checker:
                             (*dpath, "features", j),
                         )
                 if drift.image is None and model.training is None and model.serving.image is None:
-                    self.err(dx.DRIFT_IMAGE, "the drift job needs an image: set monitoring.drift.image", dpath)
+                    self.err(
+                        dx.DRIFT_IMAGE,
+                        "the drift job needs an image: set monitoring.drift.image",
+                        dpath,
+                    )
 
     def merged(self, base: Serving, override: dict[str, Any], path: Path) -> Serving | None:
         data = base.model_dump(exclude={"overrides"})
@@ -269,9 +328,13 @@ class _Checker:
                 self.err(dx.SERVING_IMAGE, f"batch serving needs an 'image'{env}", at("mode"))
         else:
             if s.schedule is not None:
-                self.err(dx.SERVING_MODE, f"realtime serving takes no 'schedule'{env}", at("schedule"))
+                self.err(
+                    dx.SERVING_MODE, f"realtime serving takes no 'schedule'{env}", at("schedule")
+                )
             if s.runtime == "deployment" and s.image is None:
-                self.err(dx.SERVING_IMAGE, f"runtime 'deployment' needs an 'image'{env}", at("runtime"))
+                self.err(
+                    dx.SERVING_IMAGE, f"runtime 'deployment' needs an 'image'{env}", at("runtime")
+                )
         if s.autoscaling.min_replicas > s.autoscaling.max_replicas:
             self.err(
                 dx.REPLICAS,
@@ -279,9 +342,17 @@ class _Checker:
                 at("autoscaling", "min_replicas"),
             )
         if s.rollout.strategy == "canary" and s.rollout.canary_percent is None:
-            self.err(dx.ROLLOUT, f"a canary rollout needs 'canary_percent' (1..99){env}", at("rollout", "strategy"))
+            self.err(
+                dx.ROLLOUT,
+                f"a canary rollout needs 'canary_percent' (1..99){env}",
+                at("rollout", "strategy"),
+            )
         if s.rollout.strategy == "rolling" and s.rollout.canary_percent is not None:
-            self.err(dx.ROLLOUT, f"'canary_percent' needs strategy 'canary'{env}", at("rollout", "canary_percent"))
+            self.err(
+                dx.ROLLOUT,
+                f"'canary_percent' needs strategy 'canary'{env}",
+                at("rollout", "canary_percent"),
+            )
 
     def slos(self) -> None:
         for i, slo in enumerate(self.p.slos):
@@ -314,7 +385,9 @@ class _Checker:
                         dx.SLI_MISFIT,
                         f"drift SLI on '{ref}', which model '{model.name}' does not use",
                         (*kpath, "feature"),
-                        dx.suggest(ref, [f.ref for f in self.ix.model_features.get(model.name, [])]),
+                        dx.suggest(
+                            ref, [f.ref for f in self.ix.model_features.get(model.name, [])]
+                        ),
                     )
             if kind == "freshness" and (model.training is None or model.training.schedule is None):
                 self.err(
@@ -347,16 +420,32 @@ class _Checker:
             where: Path = (*base, "batch_sources", kafka)
             stream = self.ix.sources.get(kafka)
             if stream is None or stream.kind != "kafka":
-                self.err(dx.FEAST_UNSUPPORTED, f"batch_sources key '{kafka}' is not a kafka source", where)
+                self.err(
+                    dx.FEAST_UNSUPPORTED,
+                    f"batch_sources key '{kafka}' is not a kafka source",
+                    where,
+                )
             target = self.ix.sources.get(batch)
             if target is None or target.kind == "kafka":
-                self.err(dx.FEAST_UNSUPPORTED, f"batch source '{batch}' of '{kafka}' is not a declared non-kafka source", where)
+                self.err(
+                    dx.FEAST_UNSUPPORTED,
+                    f"batch source '{batch}' of '{kafka}' is not a declared non-kafka source",
+                    where,
+                )
         online = store.online_store
         if online.type == "postgres" and not (online.host and online.database):
-            self.err(dx.FEAST_UNSUPPORTED, "a postgres online store needs 'host' and 'database'", (*base, "online_store", "type"))
+            self.err(
+                dx.FEAST_UNSUPPORTED,
+                "a postgres online store needs 'host' and 'database'",
+                (*base, "online_store", "type"),
+            )
         names = {s.name for s in self.p.sources}
         for i, src in enumerate(self.p.sources):
-            if src.kind == "kafka" and src.name not in store.batch_sources and f"{src.name}_batch" in names:
+            if (
+                src.kind == "kafka"
+                and src.name not in store.batch_sources
+                and f"{src.name}_batch" in names
+            ):
                 self.err(
                     dx.FEAST_UNSUPPORTED,
                     f"kafka source '{src.name}' needs the name '{src.name}_batch' for its history file",
@@ -400,9 +489,8 @@ def promql_problem(query: str) -> str | None:
             quote = ch
         elif ch in "([{":
             stack.append(ch)
-        elif ch in pairs:
-            if not stack or stack.pop() != pairs[ch]:
-                return f"unbalanced '{ch}'"
+        elif ch in pairs and (not stack or stack.pop() != pairs[ch]):
+            return f"unbalanced '{ch}'"
     if quote:
         return "unterminated string"
     if stack:

@@ -43,13 +43,22 @@ def _d(text: str, **kw: Any) -> Any:
 SourceKind = Literal["file", "bigquery", "snowflake", "redshift", "postgres", "kafka"]
 
 
-LegalBasis = Literal["consent", "contract", "legal_obligation", "vital_interests", "public_task", "legitimate_interests"]
+LegalBasis = Literal[
+    "consent",
+    "contract",
+    "legal_obligation",
+    "vital_interests",
+    "public_task",
+    "legitimate_interests",
+]
 
 
 Dtype = Literal["int32", "int64", "float32", "float64", "string", "bool", "bytes", "unix_timestamp"]
 
 
-Framework = Literal["sklearn", "xgboost", "lightgbm", "pytorch", "tensorflow", "onnx", "huggingface", "custom"]
+Framework = Literal[
+    "sklearn", "xgboost", "lightgbm", "pytorch", "tensorflow", "onnx", "huggingface", "custom"
+]
 
 
 Risk = Literal["minimal", "limited", "high"]
@@ -243,7 +252,9 @@ class Explainability(Strict):
 class Autoscaling(Strict):
     min_replicas: int = _d("Fewest replicas.", default=1, ge=1, le=1000)
     max_replicas: int = _d("Most replicas.", default=3, ge=1, le=1000)
-    target_cpu_utilization: int = _d("CPU utilization percent to scale at.", default=70, ge=1, le=100)
+    target_cpu_utilization: int = _d(
+        "CPU utilization percent to scale at.", default=70, ge=1, le=100
+    )
 
 
 class Rollout(Strict):
@@ -405,7 +416,11 @@ class Sli(Strict):
         return self
 
     def kinds(self) -> list[str]:
-        return [k for k in ("availability", "latency", "drift", "freshness", "events") if getattr(self, k) is not None]
+        return [
+            k
+            for k in ("availability", "latency", "drift", "freshness", "events")
+            if getattr(self, k) is not None
+        ]
 
     @property
     def kind(self) -> str:
@@ -496,7 +511,9 @@ class OnlineStore(Strict):
     )
     host: str | None = _d("postgres only: server host.", default=None, pattern=r"^[A-Za-z0-9.-]+$")
     port: int | None = _d("postgres only: server port.", default=None, ge=1, le=65535)
-    database: str | None = _d("postgres only: database name.", default=None, pattern=r"^[A-Za-z0-9_-]+$")
+    database: str | None = _d(
+        "postgres only: database name.", default=None, pattern=r"^[A-Za-z0-9_-]+$"
+    )
     user: str | None = _d("postgres only: user name.", default=None, pattern=r"^[A-Za-z0-9_.@-]+$")
     password_env: str | None = _d(
         "Name of the environment variable holding the password (never the password itself).",
@@ -515,19 +532,33 @@ class OfflineStore(Strict):
         "kind (file, dask, duckdb: file sources).",
         default="file",
     )
-    project_id: str | None = _d("bigquery only: GCP project id.", default=None, pattern=r"^[a-z][a-z0-9-]*$")
-    dataset: str | None = _d("bigquery only: dataset for temporary tables.", default=None, pattern=r"^[A-Za-z0-9_]+$")
-    location: str | None = _d("bigquery only: dataset location, e.g. EU.", default=None, pattern=r"^[A-Za-z0-9-]+$")
-    account: str | None = _d("snowflake only: account identifier.", default=None, pattern=r"^[A-Za-z0-9._-]+$")
-    warehouse: str | None = _d("snowflake only: warehouse.", default=None, pattern=r"^[A-Za-z0-9_$]+$")
+    project_id: str | None = _d(
+        "bigquery only: GCP project id.", default=None, pattern=r"^[a-z][a-z0-9-]*$"
+    )
+    dataset: str | None = _d(
+        "bigquery only: dataset for temporary tables.", default=None, pattern=r"^[A-Za-z0-9_]+$"
+    )
+    location: str | None = _d(
+        "bigquery only: dataset location, e.g. EU.", default=None, pattern=r"^[A-Za-z0-9-]+$"
+    )
+    account: str | None = _d(
+        "snowflake only: account identifier.", default=None, pattern=r"^[A-Za-z0-9._-]+$"
+    )
+    warehouse: str | None = _d(
+        "snowflake only: warehouse.", default=None, pattern=r"^[A-Za-z0-9_$]+$"
+    )
     role: str | None = _d("snowflake only: role.", default=None, pattern=r"^[A-Za-z0-9_$]+$")
-    cluster_id: str | None = _d("redshift only: cluster identifier.", default=None, pattern=r"^[a-z0-9-]+$")
+    cluster_id: str | None = _d(
+        "redshift only: cluster identifier.", default=None, pattern=r"^[a-z0-9-]+$"
+    )
     region: str | None = _d("redshift only: AWS region.", default=None, pattern=r"^[a-z0-9-]+$")
     s3_staging_location: str | None = _d(
         "redshift only: s3:// folder for unloads.", default=None, pattern=r"^s3://[A-Za-z0-9._/-]+$"
     )
     iam_role: str | None = _d(
-        "redshift only: IAM role ARN Redshift assumes for S3.", default=None, pattern=r"^arn:aws:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+$"
+        "redshift only: IAM role ARN Redshift assumes for S3.",
+        default=None,
+        pattern=r"^arn:aws:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+$",
     )
     host: str | None = _d("postgres only: server host.", default=None, pattern=r"^[A-Za-z0-9.-]+$")
     port: int | None = _d("postgres only: server port.", default=None, ge=1, le=65535)
@@ -551,8 +582,12 @@ class FeatureStore(Strict):
         default="data/registry.db",
         pattern=r"^([a-z0-9]+://)?[A-Za-z0-9._/-]+$",
     )
-    online_store: OnlineStore = _d("Where online features are served from.", default_factory=OnlineStore)
-    offline_store: OfflineStore = _d("What reads the sources for training data.", default_factory=OfflineStore)
+    online_store: OnlineStore = _d(
+        "Where online features are served from.", default_factory=OnlineStore
+    )
+    offline_store: OfflineStore = _d(
+        "What reads the sources for training data.", default_factory=OfflineStore
+    )
     batch_sources: dict[Ident, Ident] = _d(
         "kafka source name -> the source holding the topic's history (Feast needs a batch source "
         "for a stream); default: a parquet file data/<source>.parquet in the repository.",
@@ -579,8 +614,12 @@ class Project(Strict):
         default_factory=list,
     )
     metadata: Metadata = _d("Project name, owner and labels.")
-    teams: list[Team] = _d("Teams that own things; alerts and approvals route to them.", min_length=1)
-    environments: list[Environment] = _d("Deployment environments in promotion order.", min_length=1)
+    teams: list[Team] = _d(
+        "Teams that own things; alerts and approvals route to them.", min_length=1
+    )
+    environments: list[Environment] = _d(
+        "Deployment environments in promotion order.", min_length=1
+    )
     sources: list[Source] = _d("Raw data sources.", default_factory=list)
     entities: list[Entity] = _d("Feature entities.", default_factory=list)
     features: list[FeatureView] = _d("Feature views.", default_factory=list)

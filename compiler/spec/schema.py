@@ -14,7 +14,11 @@ SCHEMA_ID = "https://raw.githubusercontent.com/mlopsc/mlopsc/main/schemas/mlops-
 def _tidy(node: Any) -> Any:
     """Drop pydantic's titles (noise in editors) but keep every description."""
     if isinstance(node, dict):
-        return {k: _tidy(v) for k, v in node.items() if not (k == "title" and isinstance(v, str) and "description" in node)}
+        return {
+            k: _tidy(v)
+            for k, v in node.items()
+            if not (k == "title" and isinstance(v, str) and "description" in node)
+        }
     if isinstance(node, list):
         return [_tidy(v) for v in node]
     return node

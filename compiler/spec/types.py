@@ -12,7 +12,9 @@ from pydantic_core import PydanticCustomError
 NAME_RE = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 IDENT_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 DURATION_RE = re.compile(r"^([0-9]+)(ms|s|m|h|d|w)$")
-QUANTITY_RE = re.compile(r"^([0-9]+(\.[0-9]+)?|\.[0-9]+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei|e[0-9]+)?$")
+QUANTITY_RE = re.compile(
+    r"^([0-9]+(\.[0-9]+)?|\.[0-9]+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei|e[0-9]+)?$"
+)
 SEMVER_RE = re.compile(
     r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)"
     r"(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$"
@@ -35,12 +37,17 @@ POLICY_ID_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,62}$")
 
 UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 CRON_RANGES = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 7))
-CRON_NAMES = (
+CRON_NAMES: tuple[dict[str, int], ...] = (
     {},
     {},
     {},
-    {m: i + 1 for i, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split())},
-    {d: i for i, d in enumerate("sun mon tue wed thu fri sat".split())},
+    {
+        m: i + 1
+        for i, m in enumerate(
+            ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
+        )
+    },
+    {d: i for i, d in enumerate(["sun", "mon", "tue", "wed", "thu", "fri", "sat"])},
 )
 CRON_FIELDS = ("minute", "hour", "day of month", "month", "day of week")
 
@@ -148,7 +155,7 @@ def _semver_input(value: Any) -> Any:
         raise _fail(
             "mlopsc_semver",
             "'{value}' was read as a number, not a semantic version: write MAJOR.MINOR.PATCH "
-            "and quote it if needed, e.g. \"3.2.0\"",
+            'and quote it if needed, e.g. "3.2.0"',
             value=str(value),
         )
     return value
@@ -269,7 +276,9 @@ def _policy_id(value: str) -> str:
 
 
 def _schema(pattern: str, description: str, **extra: Any) -> WithJsonSchema:
-    return WithJsonSchema({"type": "string", "pattern": pattern, "description": description, **extra})
+    return WithJsonSchema(
+        {"type": "string", "pattern": pattern, "description": description, **extra}
+    )
 
 
 Name = Annotated[
@@ -277,9 +286,7 @@ Name = Annotated[
     AfterValidator(_name),
     _schema(NAME_RE.pattern, "DNS-1123 label, at most 40 characters", maxLength=40),
 ]
-Ident = Annotated[
-    str, AfterValidator(_ident), _schema(IDENT_RE.pattern, "snake_case identifier")
-]
+Ident = Annotated[str, AfterValidator(_ident), _schema(IDENT_RE.pattern, "snake_case identifier")]
 Duration = Annotated[
     str,
     AfterValidator(_duration),
@@ -340,9 +347,7 @@ Date = Annotated[
     BeforeValidator(_date),
     WithJsonSchema({"type": "string", "format": "date", "description": "date, YYYY-MM-DD"}),
 ]
-PolicyId = Annotated[
-    str, AfterValidator(_policy_id), _schema(POLICY_ID_RE.pattern, "policy id")
-]
+PolicyId = Annotated[str, AfterValidator(_policy_id), _schema(POLICY_ID_RE.pattern, "policy id")]
 
 
 def duration_seconds(value: str) -> float:

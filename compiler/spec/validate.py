@@ -138,7 +138,7 @@ def _data_path(loc: tuple[Any, ...], data: Any) -> tuple[Path, bool]:
         if step == "[key]":
             is_key = True
             break
-        if isinstance(current, dict) and isinstance(step, str) and step in current:
+        if isinstance(current, dict) and isinstance(step, str) and step in current:  # noqa: SIM114
             path.append(step)
             current = current[step]
         elif isinstance(current, list) and isinstance(step, int) and 0 <= step < len(current):
@@ -181,7 +181,9 @@ def _report(error: Any, data: dict[str, Any], smap: SourceMap, sink: Sink) -> No
     if kind == "missing":
         key = str(path[-1])
         parent = path[:-1]
-        span = smap.key_span(parent) if parent and isinstance(parent[-1], str) else smap.span(parent)
+        span = (
+            smap.key_span(parent) if parent and isinstance(parent[-1], str) else smap.span(parent)
+        )
         sink.error(dx.MISSING_KEY, f"missing required key '{key}' in {_context(parent)}", span)
         return
     span = smap.key_span(path) if is_key else smap.span(path)
@@ -239,7 +241,11 @@ def _expected(path: Path) -> list[str]:
         if parent is not None and isinstance(path[-2], str):
             field = _field(parent, path[-2])
             if field is not None:
-                return _literal_values(get_args(field.annotation)[0] if get_args(field.annotation) else field.annotation)
+                return _literal_values(
+                    get_args(field.annotation)[0]
+                    if get_args(field.annotation)
+                    else field.annotation
+                )
         return []
     field = _field(model, str(step))
     return _literal_values(field.annotation) if field is not None else []
