@@ -92,8 +92,9 @@ def front(spec: str, sink: Sink) -> Any:
         _fail_usage(f"cannot read {spec}: {exc.strerror}")
 
 
-def emit_diagnostics(sink: Sink, fmt: str) -> None:
-    text = _render(sink.sorted(), fmt)
+def emit_diagnostics(sink: Sink, fmt: str, *, notes: bool = True) -> None:
+    items = [d for d in sink.sorted() if notes or d.severity is not dx.Severity.NOTE]
+    text = _render(items, fmt)
     if text:
         stream = sys.stdout if fmt in ("json", "sarif", "github") else sys.stderr
         stream.write(text)
@@ -227,7 +228,7 @@ def _compile(spec: str, out: str, only: str | None, fmt: str) -> tuple[Any, list
     sink = Sink()
     checked = front(spec, sink)
     if checked is None:
-        emit_diagnostics(sink, fmt)
+        emit_diagnostics(sink, fmt, notes=False)
         click.echo(f"mlopsc: {spec}: invalid ({summary(sink)}); nothing written", err=True)
         sys.exit(1)
     from compiler.emit import LockInfo
@@ -237,10 +238,12 @@ def _compile(spec: str, out: str, only: str | None, fmt: str) -> tuple[Any, list
     plan = build_plan(checked, out_dir=out)
     names = selected or list(REGISTRY)
     preflight(plan, names, checked.document.source_map, sink)
-    emit_diagnostics(sink, fmt)
     if sink.has_errors:
+        emit_diagnostics(sink, fmt, notes=False)
         click.echo(f"mlopsc: {spec}: cannot build ({summary(sink)}); nothing written", err=True)
         sys.exit(1)
+    if fmt in ("text", "github"):  # warnings now; json and sarif print one document at the end
+        emit_diagnostics(sink, fmt, notes=False)
     artifacts = render_all(plan, names)
     info = LockInfo(plan.version, plan.spec_path, plan.spec_sha256)
     return plan, artifacts, info, selected
@@ -294,7 +297,7 @@ def check(spec: str, out: str, fmt: str) -> None:
         click.echo(f"{os.path.join(out, exc.path)}: error[{exc.code}]: {exc}", err=True)
         sys.exit(1)
     codes = {"stale": dx.STALE, "missing": dx.MISSING_OUT, "edited": dx.EDITED, "extra": dx.EXTRA}
-    sink = Sink()
+    sink = Sink()  # json and sarif: the findings are the document
     words = {
         "stale": "is stale: the spec changed since it was built",
         "missing": "is missing",
@@ -309,35 +312,6 @@ def check(spec: str, out: str, fmt: str) -> None:
         click.echo(f"mlopsc: {out} is out of date ({len(findings)} files); run: mlopsc build {spec} -o {out}", err=True)
         sys.exit(1)
     click.echo(f"mlopsc: {out} is up to date ({len(artifacts)} files)", err=True)
-
-
-@cli.command()
-@click.argument("spec", default="mlops.yaml", required=False)
-@click.option("-o", "--out", required=True, type=click.Path(file_okay=False), help=_OUT_HELP)
-@click.option("--history-depth", type=click.IntRange(min=0), default=20, show_default=True,
-              help="Commits of the spec's git history to include (0: none).")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
-              help="Format of diagnostics.")
-@guarded
-def report(spec: str, out: str, history_depth: int, fmt: str) -> None:
-    """Write only the audit documents (model cards, compliance report in Markdown and HTML)
-    under OUT, with the spec's change history from git (build leaves the history out so that
-    its output depends on the spec alone)."""
-    import dataclasses
-
-    from compiler.emit import EmitError, write_outputs
-    from compiler.history import spec_history
-    from compiler.targets.docs import render_documents
-
-    plan, _, info, _ = _compile(spec, out, "docs", fmt)
-    history = spec_history(spec, includes=list(plan.index.project.include), depth=history_depth)
-    artifacts = [dataclasses.replace(a, target="docs") for a in render_documents(plan, history=history)]
-    try:
-        changed, _removed = write_outputs(out, artifacts, info, only={"docs"})
-    except EmitError as exc:
-        click.echo(f"{os.path.join(out, exc.path)}: error[{exc.code}]: {exc}", err=True)
-        sys.exit(1 if exc.code == dx.FOREIGN_FILE else 2)
-    click.echo(f"mlopsc: wrote the audit documents into {out} ({changed} of {len(artifacts)} files changed)", err=True)
 
 
 @cli.command()
@@ -398,3 +372,32 @@ def gate(spec: str, model_name: str, metrics_path: str) -> None:
         sys.exit(1)
     else:
         click.echo(f"mlopsc: {model_name}: all {len(checks)} gates passed", err=True)
+
+
+@cli.command()
+@click.argument("spec", default="mlops.yaml", required=False)
+@click.option("-o", "--out", required=True, type=click.Path(file_okay=False), help=_OUT_HELP)
+@click.option("--history-depth", type=click.IntRange(min=0), default=20, show_default=True,
+              help="Commits of the spec's git history to include (0: none).")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
+              help="Format of diagnostics.")
+@guarded
+def report(spec: str, out: str, history_depth: int, fmt: str) -> None:
+    """Write only the audit documents (model cards, compliance report in Markdown and HTML)
+    under OUT, with the spec's change history from git (build leaves the history out so that
+    its output depends on the spec alone)."""
+    import dataclasses
+
+    from compiler.emit import EmitError, write_outputs
+    from compiler.history import spec_history
+    from compiler.targets.docs import render_documents
+
+    plan, _, info, _ = _compile(spec, out, "docs", fmt)
+    history = spec_history(spec, includes=list(plan.index.project.include), depth=history_depth)
+    artifacts = [dataclasses.replace(a, target="docs") for a in render_documents(plan, history=history)]
+    try:
+        changed, _removed = write_outputs(out, artifacts, info, only={"docs"})
+    except EmitError as exc:
+        click.echo(f"{os.path.join(out, exc.path)}: error[{exc.code}]: {exc}", err=True)
+        sys.exit(1 if exc.code == dx.FOREIGN_FILE else 2)
+    click.echo(f"mlopsc: wrote the audit documents into {out} ({changed} of {len(artifacts)} files changed)", err=True)

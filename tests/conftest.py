@@ -38,7 +38,8 @@ def venv_tool(name: str) -> str:
 
 def run_mlopsc(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """The CLI as a user runs it, in a fresh process."""
-    full_env = {**os.environ, "SOURCE_DATE_EPOCH": FIXED_EPOCH, **(env or {})}
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    full_env = {**os.environ, "SOURCE_DATE_EPOCH": FIXED_EPOCH, "PYTHONPATH": path, **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "compiler", *args],
         cwd=cwd or ROOT,

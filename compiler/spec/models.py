@@ -478,12 +478,18 @@ class Governance(Strict):
     waivers: list[Waiver] = _d("Accepted exceptions.", default_factory=list)
 
 
+# A relative path whose parts are never "." or "..": outputs stay inside the output folder.
+SAFE_RELATIVE_PATH = r"^(?:(?!\.\.?(?:/|$))[A-Za-z0-9._-]+/)*(?!\.\.?$)[A-Za-z0-9._-]+$"
+
+
 class Outputs(Strict):
+    model_config = ConfigDict(regex_engine="python-re")  # the path pattern needs look-ahead
+
     directory: str = _d(
         "Path of the build output folder inside the repository (what `mlopsc build -o` writes); "
         "Argo CD and CI read the generated files there.",
         default="deploy",
-        pattern=r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$",
+        pattern=SAFE_RELATIVE_PATH,
     )
     revision: str = _d(
         "Git revision Argo CD syncs from.", default="HEAD", pattern=r"^[A-Za-z0-9._/-]+$"
@@ -491,7 +497,7 @@ class Outputs(Strict):
     github_workflows: str | None = _d(
         "Folder of generated GitHub workflows relative to the output (default github/workflows).",
         default=None,
-        pattern=r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$",
+        pattern=SAFE_RELATIVE_PATH,
     )
 
 

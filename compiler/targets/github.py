@@ -37,17 +37,8 @@ DEFAULT_WORKFLOWS = "github/workflows"
 
 
 def workflows_dir(plan: Plan) -> str:
-    """Where workflows are written, relative to the output folder.
-
-    compiler.emit refuses path parts that start with a dot, so `.github/workflows` cannot be
-    written yet: such a folder falls back to the default (reported to the lead, issue 5).
-    """
-    folder = (plan.index.project.outputs.github_workflows or DEFAULT_WORKFLOWS).strip("/")
-    try:
-        Artifact(f"{folder}/mlopsc-pr.yml", b"")
-    except ValueError:
-        return DEFAULT_WORKFLOWS
-    return folder
+    """Where workflows are written, relative to the output folder."""
+    return (plan.index.project.outputs.github_workflows or DEFAULT_WORKFLOWS).strip("/")
 
 
 def out_dir(plan: Plan) -> str:

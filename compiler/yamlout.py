@@ -1,0 +1,127 @@
+"""The one YAML serializer of machine outputs: block style, fixed indentation, no anchors.
+
+PyYAML's emitter spends most of its time in its Python representer and resolver (about 40 s
+for the 7,000 objects of 1,000 models); this writer handles the only data mlopsc emits (dicts,
+lists, str, int, float, bool, None) in a single pass. Strings are written plain only when both
+YAML 1.1 and 1.2 readers take them back as the same string; otherwise they are double-quoted
+with JSON escapes, which YAML reads identically.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from functools import lru_cache
+from typing import Any
+
+# Conservative: plain only for strings built from these characters, with no ': ' or ' #',
+# not starting with an indicator, and not looking like a number, date, bool or null.
+_PLAIN = re.compile(r"^[A-Za-z0-9_/$(][A-Za-z0-9_./@%+=:$(),-]*( [A-Za-z0-9_./@%+=:$(),-]+)*$")
+_NUMBERISH = re.compile(r"^[-+.]?[0-9][0-9a-fA-FxXoO_.:eE+-]*$")
+_RESERVED = {
+    "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO",
+    "true", "True", "TRUE", "false", "False", "FALSE",
+    "on", "On", "ON", "off", "Off", "OFF",
+    "null", "Null", "NULL", "~",
+}  # fmt: skip
+
+
+# Characters YAML does not allow raw in a double-quoted scalar (json.dumps escapes C0 itself).
+_UNPRINTABLE = re.compile("[\x7f-\x9f\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff]")
+
+
+@lru_cache(maxsize=65536)
+def scalar_str(text: str) -> str:
+    """A string as a YAML scalar that reads back as exactly this string."""
+    if (
+        _PLAIN.match(text)
+        and text not in _RESERVED
+        and not _NUMBERISH.match(text)
+        and not text.endswith(":")
+        and ": " not in text
+        and " #" not in text
+        and "{{" not in text
+    ):
+        return text
+    return _UNPRINTABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(text, ensure_ascii=False))
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, str):
+        return scalar_str(value)
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return ".nan"
+        if math.isinf(value):
+            return ".inf" if value > 0 else "-.inf"
+        text = repr(value)
+        if "." not in text and "e" in text:
+            text = text.replace("e", ".0e")
+        return text
+    raise TypeError(f"cannot write {type(value).__name__} as YAML")
+
+
+_LITERAL_BAD = re.compile(r"[^\n\t\x20-\x7e\u00a0-\ud7ff\ue000-\ufffd]|\r|[ \t]\n|[ \t]$")
+
+
+def _literal(text: str, indent: int) -> list[str] | None:
+    """Lines of a `|` block for a multi-line string, or None when a quoted string is safer."""
+    if "\n" not in text or _LITERAL_BAD.search(text) or text.startswith((" ", "\t", "\n")):
+        return None
+    body = text[:-1] if text.endswith("\n") else text
+    if body.endswith("\n"):
+        return None  # several trailing newlines need `|+`; quoting is simpler
+    pad = " " * indent
+    indicator = "|" if text.endswith("\n") else "|-"
+    return [indicator, *[(pad + line) if line else "" for line in body.split("\n")]]
+
+
+def _block(value: Any, indent: int, out: list[str]) -> None:
+    """Append the lines of a non-empty dict or list at `indent`."""
+    pad = " " * indent
+    if isinstance(value, dict):
+        for key, item in value.items():
+            head = f"{pad}{scalar_str(str(key))}:"
+            if isinstance(item, dict | list) and item:
+                out.append(head)
+                _block(item, indent if isinstance(item, list) else indent + 2, out)
+            elif isinstance(item, str) and (lines := _literal(item, indent + 2)):
+                out.append(f"{head} {lines[0]}")
+                out.extend(lines[1:])
+            else:
+                out.append(f"{head} {_inline(item)}")
+        return
+    for item in value:
+        if isinstance(item, dict | list) and item:
+            inner: list[str] = []
+            _block(item, indent + 2, inner)
+            out.append(f"{pad}- {inner[0][indent + 2 :]}")
+            out.extend(inner[1:])
+        else:
+            out.append(f"{pad}- {_inline(item)}")
+
+
+def _inline(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{}"
+    if isinstance(value, list):
+        return "[]"
+    return _scalar(value)
+
+
+def dump(data: Any) -> str:
+    """One YAML document (without the `---` separator)."""
+    if isinstance(data, dict | list) and data:
+        lines: list[str] = []
+        _block(data, 0, lines)
+        return "\n".join(lines) + "\n"
+    return _inline(data) + "\n"
