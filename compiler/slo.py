@@ -1,0 +1,207 @@
+"""SLO arithmetic: burn-rate windows and factors scaled to the SLO window, and the names of
+recording rules and alerts. Pure functions of `SloPlan`, shared by every target that shows
+SLOs (rules, tests, dashboards, documents) so that they agree by construction.
+
+The multi-window multi-burn-rate alerts follow the Google SRE workbook ("Alerting on SLOs",
+table 5-8) for a 30-day window: page on 2% of the budget spent in 1h or 5% in 6h, ticket on
+10% in 1d or 10% in 3d, each confirmed by a short window of 1/12 of the long one. For another
+SLO window W every window is scaled by W/30d (rounded to the minute) and the factor is
+recomputed as share x W / long window, so each alert still fires on the same share of budget.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from fractions import Fraction
+
+from compiler.plan import Plan, SloPlan, k8s_name
+
+MINUTE = 60
+HOUR = 3600
+DAY = 86400
+BASE_WINDOW = 30 * DAY
+MIN_SHORT = 2 * MINUTE  # a rate() needs a few scrapes: never confirm over less than 2m
+MIN_FOR = MINUTE
+_UNITS: dict[str, Fraction] = {
+    "ms": Fraction(1, 1000),
+    "s": Fraction(1),
+    "m": Fraction(MINUTE),
+    "h": Fraction(HOUR),
+    "d": Fraction(DAY),
+    "w": Fraction(7 * DAY),
+}
+_DURATION = re.compile(r"^([0-9]+)(ms|s|m|h|d|w)$")
+
+# (severity, long window at 30d, share of the budget spent when it fires)
+_PAIRS: tuple[tuple[str, int, Fraction], ...] = (
+    ("page", HOUR, Fraction(2, 100)),
+    ("page", 6 * HOUR, Fraction(5, 100)),
+    ("ticket", DAY, Fraction(10, 100)),
+    ("ticket", 3 * DAY, Fraction(10, 100)),
+)
+
+
+@dataclass(frozen=True)
+class BurnWindow:
+    """One window pair of a multi-window burn-rate alert."""
+
+    severity: str  # page | ticket
+    short: int  # seconds
+    long: int  # seconds
+    factor: float  # burn rate that spends `share` of the budget within `long`
+    share: Fraction  # share of the whole window's budget
+    hold: int  # the alert's `for:`, seconds
+
+    @property
+    def label(self) -> str:
+        """The pair as it appears in names, e.g. 5m1h."""
+        return format_duration(self.short) + format_duration(self.long)
+
+
+def duration_seconds(text: str) -> Fraction:
+    """Seconds of a spec duration (250ms, 5m, 30d)."""
+    match = _DURATION.match(text)
+    if not match:
+        raise ValueError(f"not a duration: {text!r}")
+    return int(match.group(1)) * _UNITS[match.group(2)]
+
+
+def format_duration(seconds: int) -> str:
+    """A Prometheus duration with the largest units first: 90 → 1m30s, 4032m → 2d19h12m."""
+    if seconds <= 0:
+        return "0s"
+    parts: list[str] = []
+    rest = seconds
+    for unit, size in (("d", DAY), ("h", HOUR), ("m", MINUTE), ("s", 1)):
+        if rest >= size:
+            parts.append(f"{rest // size}{unit}")
+            rest %= size
+    return "".join(parts)
+
+
+def format_number(value: float | Fraction | Decimal) -> str:
+    """A short, exact-looking decimal for PromQL and annotations (14.4, 0.001, 1e-05)."""
+    text = f"{float(value):.10g}"
+    return text
+
+
+def _round_minute(seconds: Fraction, minimum: int) -> int:
+    return max(minimum, round(seconds / MINUTE) * MINUTE)
+
+
+def window_seconds(sp: SloPlan) -> int:
+    """The SLO's compliance window in seconds."""
+    return int(duration_seconds(sp.slo.window))
+
+
+def burn_windows(window: int) -> tuple[BurnWindow, ...]:
+    """The four window pairs for an SLO window of `window` seconds, scaled from 30d."""
+    scale = Fraction(window, BASE_WINDOW)
+    pairs: list[BurnWindow] = []
+    for severity, long_base, share in _PAIRS:
+        long = _round_minute(long_base * scale, MIN_SHORT)
+        short = _round_minute(Fraction(long, 12), MIN_SHORT)
+        hold = _round_minute(Fraction(short * 2, 5), MIN_FOR)
+        factor = share * window / long
+        pairs.append(BurnWindow(severity, short, long, float(round(factor, 6)), share, hold))
+    return tuple(pairs)
+
+
+def enabled_windows(sp: SloPlan) -> tuple[BurnWindow, ...]:
+    """The window pairs whose severity is enabled in the SLO's alerting."""
+    on = {"page": sp.slo.alerting.page.enabled, "ticket": sp.slo.alerting.ticket.enabled}
+    return tuple(bw for bw in burn_windows(window_seconds(sp)) if on[bw.severity])
+
+
+def rule_windows(sp: SloPlan) -> tuple[int, ...]:
+    """Every window the recording rules cover (all pairs, so dashboards see them all)."""
+    found: set[int] = set()
+    for bw in burn_windows(window_seconds(sp)):
+        found.update((bw.short, bw.long))
+    return tuple(sorted(found))
+
+
+def error_budget(sp: SloPlan) -> Decimal:
+    """The allowed error ratio: 1 - objective/100, exact in decimal (99.9 → 0.001)."""
+    return Decimal(1) - Decimal(str(sp.slo.objective)) / Decimal(100)
+
+
+def objective_ratio(sp: SloPlan) -> Decimal:
+    return Decimal(str(sp.slo.objective)) / Decimal(100)
+
+
+def alert_threshold(sp: SloPlan, bw: BurnWindow) -> tuple[str, str]:
+    """(operator, PromQL threshold) on the error ratio; capped at 1 when the factor is
+    larger than the budget allows (an objective under ~93% cannot burn 14.4x)."""
+    budget = error_budget(sp)
+    if Decimal(str(bw.factor)) * budget >= 1:
+        return ">=", "1"
+    return ">", f"({format_number(bw.factor)} * {format_number(budget)})"
+
+
+def threshold_value(sp: SloPlan, bw: BurnWindow) -> float:
+    return min(1.0, bw.factor * float(error_budget(sp)))
+
+
+def camel(name: str) -> str:
+    """fraud-availability → FraudAvailability."""
+    return "".join(part[:1].upper() + part[1:] for part in name.split("-"))
+
+
+def alert_name(sp: SloPlan, bw: BurnWindow) -> str:
+    """Unique per SLO and window pair: FraudAvailabilityBurnRatePage5m1h."""
+    return f"{camel(sp.slo.name)}BurnRate{bw.severity.capitalize()}{bw.label}"
+
+
+def alert_labels(sp: SloPlan, severity: str) -> dict[str, str]:
+    """The labels every SLO alert carries (cli.md, "Labels")."""
+    return {
+        "severity": severity,
+        "slo": sp.slo.name,
+        "model": sp.model.name,
+        "owner": sp.owner.name,
+    }
+
+
+def series_labels(sp: SloPlan) -> dict[str, str]:
+    """Static labels of every recorded SLO series."""
+    return {"slo": sp.slo.name, "model": sp.model.name, "owner": sp.owner.name}
+
+
+def error_ratio_record(window: int) -> str:
+    return f"slo:sli_error:ratio_rate{format_duration(window)}"
+
+
+def requests_record(window: int) -> str:
+    return f"slo:sli_requests:rate{format_duration(window)}"
+
+
+BAD_RECORD = "slo:sli_error:bool"
+OBJECTIVE_RECORD = "slo:objective:ratio"
+BUDGET_RECORD = "slo:error_budget:ratio"
+PERIOD_DAYS_RECORD = "slo:time_period:days"
+CURRENT_BURN_RECORD = "slo:current_burn_rate:ratio"
+PERIOD_ERROR_RECORD = "slo:period_error:ratio"
+PERIOD_BURN_RECORD = "slo:period_burn_rate:ratio"
+REMAINING_RECORD = "slo:period_error_budget_remaining:ratio"
+
+
+def uses_requests(sp: SloPlan) -> bool:
+    """Ratio SLIs count requests or events; drift and freshness are judged per evaluation."""
+    return sp.slo.sli.kind in ("availability", "latency", "events")
+
+
+def object_name(plan: Plan, sp: SloPlan) -> str:
+    """The model's Kubernetes object name (what its Service and CronJobs are called)."""
+    return k8s_name(plan.name, sp.model.name)
+
+
+def dashboard_uid(plan: Plan, model: str) -> str:
+    """Stable Grafana uid of a model's dashboard (at most 40 characters)."""
+    return k8s_name("mlopsc", plan.name, model, limit=40)
+
+
+def slos_of(plan: Plan, model: str) -> tuple[SloPlan, ...]:
+    return tuple(sp for sp in plan.slos if sp.model.name == model)

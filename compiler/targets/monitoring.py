@@ -1,0 +1,60 @@
+"""Monitoring target: SLOs compiled to Prometheus rules proven by promtool tests, Alertmanager
+routes per owner team, and a Grafana dashboard per model (issue 4; docs/monitoring.md).
+
+The same rule groups are also PrometheusRule objects in each Kubernetes environment folder,
+through `prometheus_rule_files`, a provider of the kubernetes target.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from compiler.emit import Artifact, json_text, yaml_text
+from compiler.plan import EnvPlan, Plan, k8s_name
+from compiler.targets import alertmanager, grafana, prometheus, prometheus_tests
+
+NAME = "monitoring"
+RULES = "monitoring/prometheus/rules"
+TESTS = "monitoring/prometheus/tests"
+
+
+def prometheus_rule_files(plan: Plan, ep: EnvPlan) -> list[tuple[str, list[dict[str, Any]]]]:
+    """The environment's SLO rules as one PrometheusRule (monitoring.coreos.com/v1)."""
+    groups = prometheus.env_groups(plan, ep)
+    if not groups:
+        return []
+    rule = {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "PrometheusRule",
+        "metadata": {
+            "name": k8s_name(plan.name, "slos"),
+            "namespace": ep.namespace,
+            "labels": {**ep.labels, "app.kubernetes.io/component": "slo-rules"},
+        },
+        "spec": {"groups": groups},
+    }
+    return [("prometheus-rules.yaml", [rule])]
+
+
+def render(plan: Plan) -> list[Artifact]:
+    header = plan.header("#")
+    artifacts: list[Artifact] = []
+    for name, file_header, rules in prometheus.rule_files(plan):
+        artifacts.append(Artifact(f"{RULES}/{name}", yaml_text([rules], header=file_header)))
+    for sp in plan.slos:
+        doc, _ = prometheus_tests.test_file(plan, sp, f"../rules/{sp.slo.name}.yaml")
+        artifacts.append(Artifact(f"{TESTS}/{sp.slo.name}.yaml", yaml_text([doc], header=header)))
+    if plan.slos:
+        artifacts.append(
+            Artifact(
+                "monitoring/alertmanager/routes.yaml",
+                yaml_text([alertmanager.config(plan)], header=header),
+            )
+        )
+    for model in plan.models:
+        artifacts.append(
+            Artifact(
+                f"monitoring/grafana/{model.name}.json", json_text(grafana.dashboard(plan, model))
+            )
+        )
+    return artifacts
