@@ -29,6 +29,7 @@ REGISTRY: dict[str, str] = {
     "feast": "compiler.targets.feast",
     "github": "compiler.targets.github",
     "gitlab": "compiler.targets.gitlab",
+    "monitoring": "compiler.targets.monitoring",
 }
 
 

@@ -36,6 +36,7 @@ KSERVE_FORMATS = {
 Provider = Callable[[Plan, EnvPlan], list[tuple[str, list[dict[str, Any]]]]]
 PROVIDERS: list[str] = [  # "module:function" names, imported when the target renders
     "compiler.targets.admission:admission_files",
+    "compiler.targets.monitoring:prometheus_rule_files",
 ]
 
 
