@@ -53,27 +53,29 @@ for _tag, _pattern, _first in _IMPLICIT:
     )
 
 
-
-class _CComposer(yaml.cyaml.CParser, Core12Resolver):  # type: ignore[misc]
-    def __init__(self, stream: str) -> None:
-        yaml.cyaml.CParser.__init__(self, stream)
-        Core12Resolver.__init__(self)
+# libyaml's parser where PyYAML was built with it, else PyYAML's pure-Python one.
+_Parser: Any = getattr(yaml, "CParser", None) if yaml.__with_libyaml__ else None
 
 
-class _PyComposer(  # type: ignore[misc]
-    yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser, yaml.composer.Composer, Core12Resolver
+class _PyParser(
+    yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser, yaml.composer.Composer
 ):
     def __init__(self, stream: str) -> None:
         yaml.reader.Reader.__init__(self, stream)
         yaml.scanner.Scanner.__init__(self)
         yaml.parser.Parser.__init__(self)
         yaml.composer.Composer.__init__(self)
+
+
+class _Composer(_Parser or _PyParser, Core12Resolver):  # type: ignore[misc]
+    def __init__(self, stream: str) -> None:
+        (_Parser or _PyParser).__init__(self, stream)
         Core12Resolver.__init__(self)
 
 
 def compose_all(text: str) -> list[Any]:
     """Every document's root node; yaml.MarkedYAMLError on a syntax error."""
-    loader = (_CComposer if yaml.__with_libyaml__ else _PyComposer)(text)
+    loader = _Composer(text)
     try:
         nodes = []
         while loader.check_node():
