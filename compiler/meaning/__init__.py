@@ -268,6 +268,7 @@ class _Checker:
                         (*base, "training", "data", j),
                     )
             self.serving(model.serving, (*base, "serving"))
+            self.kserve(model, base)
             for env_name, override in model.serving.overrides.items():
                 opath: Path = (*base, "serving", "overrides", env_name)
                 if env_name not in envs:
@@ -310,6 +311,34 @@ class _Checker:
                 loc = tuple(str(p) for p in error["loc"] if isinstance(p, str))
                 self.err(dx.BAD_VALUE, f"with this override: {error['msg']}", (*path, *loc))
             return None
+
+    def kserve(self, model: Model, base: Path) -> None:
+        """What KServe's storage initializer and runtimes cannot serve."""
+        servings = [
+            model.serving,
+            *(
+                merged_serving(model, env)
+                for env in model.serving.overrides
+                if env in self.ix.environments
+            ),
+        ]
+        if not any(s.mode == "realtime" and s.runtime == "kserve" for s in servings):
+            return
+        if model.artifact.uri.startswith("models:/"):
+            self.err(
+                dx.UNSUPPORTED,
+                "KServe cannot download an MLflow registry URI (models:/...)",
+                (*base, "artifact", "uri"),
+                hint="give the artifact's storage URI (s3://, gs://, https://) or serve with runtime 'deployment'",
+            )
+        if model.framework == "custom" and not any(
+            s.image for s in servings if s.runtime == "kserve"
+        ):
+            self.err(
+                dx.SERVING_IMAGE,
+                "a custom-framework model on KServe needs serving.image (there is no built-in runtime)",
+                (*base, "framework"),
+            )
 
     def serving(self, s: Serving, path: Path, base_path: Path | None = None) -> None:
         """Cross-field serving checks; for an override, blame the override when it set the key."""
