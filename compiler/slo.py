@@ -24,6 +24,7 @@ DAY = 86400
 BASE_WINDOW = 30 * DAY
 MIN_SHORT = 2 * MINUTE  # a rate() needs a few scrapes: never confirm over less than 2m
 MIN_FOR = MINUTE
+FLOAT_SLACK = "0.999999"
 _UNITS: dict[str, Fraction] = {
     "ms": Fraction(1, 1000),
     "s": Fraction(1),
@@ -133,16 +134,17 @@ def objective_ratio(sp: SloPlan) -> Decimal:
 
 
 def alert_threshold(sp: SloPlan, bw: BurnWindow) -> tuple[str, str]:
-    """(operator, PromQL threshold) on the error ratio; capped at 1 when the factor is
-    larger than the budget allows (an objective under ~93% cannot burn 14.4x)."""
-    budget = error_budget(sp)
-    if Decimal(str(bw.factor)) * budget >= 1:
-        return ">=", "1"
-    return ">", f"({format_number(bw.factor)} * {format_number(budget)})"
+    """(operator, PromQL threshold) on the error ratio: factor x budget as an exact decimal,
+    inclusive so that a burn of exactly the factor fires; capped at 1 when an objective is
+    too low for the factor (under ~93% for 14.4x)."""
+    value = min(Decimal(1), Decimal(str(bw.factor)) * error_budget(sp))
+    # A ratio computed from counters carries float noise: a burn of exactly the factor
+    # (e.g. 0.864/60 = 0.0144) must not miss by one ulp, hence the 1e-6 relative slack.
+    return ">=", f"({format_number(value)} * {FLOAT_SLACK})"
 
 
 def threshold_value(sp: SloPlan, bw: BurnWindow) -> float:
-    return min(1.0, bw.factor * float(error_budget(sp)))
+    return float(min(Decimal(1), Decimal(str(bw.factor)) * error_budget(sp)))
 
 
 def camel(name: str) -> str:

@@ -262,7 +262,11 @@ def rule_file_header(plan: Plan, sp: SloPlan) -> str:
     lines = [
         f"SLO {sp.slo.name}: {sp.slo.sli.kind} of model {sp.model.name}, "
         f"objective {s.format_number(sp.slo.objective)}% over {sp.slo.window}.",
-        f"Reads: {metric_note(sp, sp.model.serving)}.",
+        "Reads: "
+        + metric_note(sp, sp.model.serving)
+        .replace("<project>-<model>", s.object_name(plan, sp))
+        .replace("<model>", sp.model.name)
+        + ".",
         "Series are summed by namespace; alerts carry severity, slo, model, owner.",
         "Burn-rate windows (SRE workbook, scaled by window/30d; factor = budget share x "
         "window / long window):",

@@ -63,7 +63,6 @@ def expected(sp: SloPlan, sc: Scenario, step: int) -> dict[str, bool | None]:
     result: dict[str, bool | None] = {}
     for bw in s.enabled_windows(sp):
         threshold = s.threshold_value(sp, bw)
-        inclusive = s.alert_threshold(sp, bw)[0] == ">="
         guarded = guard is not None and s.uses_requests(sp)
         # Firing at the end needs the condition at every evaluation of the last `for:`.
         states: set[bool | None] = set()
@@ -71,9 +70,9 @@ def expected(sp: SloPlan, sc: Scenario, step: int) -> dict[str, bool | None]:
             state: bool | None = True
             for window in (bw.short, bw.long):
                 value = _ratio(sp, errors, t, window, step)
-                if not inclusive and abs(value - threshold) <= MARGIN * threshold:
+                if abs(value - threshold) <= MARGIN * threshold:
                     state = None if state is not False else False
-                elif not (value >= threshold if inclusive else value > threshold):
+                elif value < threshold:
                     state = False
             if guarded:
                 # rate() of a counter starting at 0 is not extrapolated before its first
