@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from gen_spec import spec  # noqa: E402
+from gen_spec import spec
 
 
 def run(cmd: list[str]) -> tuple[float, float]:
@@ -59,19 +59,26 @@ def main() -> None:
                 times.append(seconds)
                 peaks.append(peak)
             env_dir = out / "kubernetes" / "production"
-            objects = sum(p.read_text().count("\nkind: ") + p.read_text().startswith("kind: ")
-                          for p in env_dir.glob("*.yaml") if p.name != "kustomization.yaml")
+            objects = sum(
+                p.read_text().count("\nkind: ") + p.read_text().startswith("kind: ")
+                for p in env_dir.glob("*.yaml")
+                if p.name != "kustomization.yaml"
+            )
             kust = None
             if size <= args.kustomize_max:
                 kust, _ = run(["kubectl", "kustomize", str(env_dir)])
             rows.append((size, statistics.median(times), min(times), max(peaks), objects, kust))
-    print(f"{'models':>7} {'build median s':>15} {'build min s':>12} {'peak MiB':>9} {'objects/env':>12} {'kustomize s':>12}")
+    print(
+        f"{'models':>7} {'build median s':>15} {'build min s':>12} {'peak MiB':>9} {'objects/env':>12} {'kustomize s':>12}"
+    )
     for size, med, low, peak, objects, kust in rows:
         k = f"{kust:.2f}" if kust is not None else "skipped"
         print(f"{size:>7} {med:>15.2f} {low:>12.2f} {peak:>9.0f} {objects:>12} {k:>12}")
     if len(rows) >= 2:
-        print(f"ratio build({rows[-1][0]})/build({rows[0][0]}) = {rows[-1][1] / rows[0][1]:.1f}x "
-              f"for {rows[-1][0] / rows[0][0]:.0f}x the models")
+        print(
+            f"ratio build({rows[-1][0]})/build({rows[0][0]}) = {rows[-1][1] / rows[0][1]:.1f}x "
+            f"for {rows[-1][0] / rows[0][0]:.0f}x the models"
+        )
 
 
 if __name__ == "__main__":

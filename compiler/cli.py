@@ -76,7 +76,9 @@ def _check_file(path: str) -> None:
     if not os.path.exists(path):
         _fail_usage(f"no such file: {path}")
     if os.path.isdir(path):
-        _fail_usage(f"{path} is a folder; name the spec file (e.g. {os.path.join(path, 'mlops.yaml')})")
+        _fail_usage(
+            f"{path} is a folder; name the spec file (e.g. {os.path.join(path, 'mlops.yaml')})"
+        )
     if not os.access(path, os.R_OK):
         _fail_usage(f"cannot read {path}")
 
@@ -122,8 +124,14 @@ def cli(debug: bool) -> None:
 
 @cli.command()
 @click.argument("specs", nargs=-1, metavar="[SPEC]...")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
-              help="Diagnostics format: text, json, github (workflow commands) or sarif (2.1.0).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="text",
+    show_default=True,
+    help="Diagnostics format: text, json, github (workflow commands) or sarif (2.1.0).",
+)
 @click.option("--strict", is_flag=True, help="Treat warnings as errors (exit 1).")
 @guarded
 def validate(specs: tuple[str, ...], fmt: str, strict: bool) -> None:
@@ -133,10 +141,14 @@ def validate(specs: tuple[str, ...], fmt: str, strict: bool) -> None:
     for spec in specs or ("mlops.yaml",):
         front(spec, sink)
     emit_diagnostics(sink, fmt)
-    failed = sink.has_errors or (strict and any(d.severity is dx.Severity.WARNING for d in sink.items))
+    failed = sink.has_errors or (
+        strict and any(d.severity is dx.Severity.WARNING for d in sink.items)
+    )
     if fmt == "text":
         status = "invalid" if failed else "valid"
-        click.echo(f"mlopsc: {', '.join(specs or ('mlops.yaml',))}: {status} ({summary(sink)})", err=True)
+        click.echo(
+            f"mlopsc: {', '.join(specs or ('mlops.yaml',))}: {status} ({summary(sink)})", err=True
+        )
     sys.exit(1 if failed else 0)
 
 
@@ -169,8 +181,12 @@ def init(directory: str, name: str | None, force: bool) -> None:
 
 
 @cli.command()
-@click.option("--pack", type=click.Choice(["baseline", "eu-ai-act", "gdpr"]), default=None,
-              help="Only the rules of one pack.")
+@click.option(
+    "--pack",
+    type=click.Choice(["baseline", "eu-ai-act", "gdpr"]),
+    default=None,
+    help="Only the rules of one pack.",
+)
 @guarded
 def rules(pack: str | None) -> None:
     """List the built-in governance rules (id, pack, severity, title, source)."""
@@ -202,7 +218,9 @@ def explain(code: str) -> None:
         click.echo(f"{rule.id}: {rule.title}")
         click.echo(f"pack: {rule.pack}; severity: {rule.severity}; source: {rule.source}")
         click.echo(f"\n{rule.rationale}")
-        click.echo(f"\nWaive it for one subject with governance.waivers: {{rule: {rule.id}, target: NAME, ...}}")
+        click.echo(
+            f"\nWaive it for one subject with governance.waivers: {{rule: {rule.id}, target: NAME, ...}}"
+        )
         return
     hint = dx.suggest(wanted, [*registry, *RULES])
     click.echo(f"mlopsc: unknown code '{code}'" + (f"; {hint}" if hint else ""), err=True)
@@ -214,7 +232,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     cli.main(args=list(argv) if argv is not None else None, prog_name="mlopsc")
 
 
-def _compile(spec: str, out: str, only: str | None, fmt: str) -> tuple[Any, list[Any], Any, list[str] | None]:
+def _compile(
+    spec: str, out: str, only: str | None, fmt: str
+) -> tuple[Any, list[Any], Any, list[str] | None]:
     """Front end, plan and targets; exits 1 after printing diagnostics when the spec is invalid."""
     from compiler.targets import REGISTRY
 
@@ -255,10 +275,20 @@ _OUT_HELP = "Output folder (the generated tree; see README for its layout)."
 @cli.command()
 @click.argument("spec", default="mlops.yaml", required=False)
 @click.option("-o", "--out", required=True, type=click.Path(file_okay=False), help=_OUT_HELP)
-@click.option("--only", default=None, metavar="TARGET,...",
-              help="Build only these targets: kubernetes, argocd, github, gitlab, monitoring, feast, docs.")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
-              help="Format of diagnostics.")
+@click.option(
+    "--only",
+    default=None,
+    metavar="TARGET,...",
+    help="Build only these targets: kubernetes, argocd, github, gitlab, monitoring, feast, docs.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="text",
+    show_default=True,
+    help="Format of diagnostics.",
+)
 @guarded
 def build(spec: str, out: str, only: str | None, fmt: str) -> None:
     """Validate SPEC, then write every output under OUT atomically: an invalid spec leaves
@@ -268,7 +298,9 @@ def build(spec: str, out: str, only: str | None, fmt: str) -> None:
 
     _, artifacts, info, selected = _compile(spec, out, only, fmt)
     try:
-        changed, removed = write_outputs(out, artifacts, info, only=set(selected) if selected else None)
+        changed, removed = write_outputs(
+            out, artifacts, info, only=set(selected) if selected else None
+        )
     except EmitError as exc:
         click.echo(f"{os.path.join(out, exc.path)}: error[{exc.code}]: {exc}", err=True)
         sys.exit(1 if exc.code == dx.FOREIGN_FILE else 2)
@@ -282,8 +314,14 @@ def build(spec: str, out: str, only: str | None, fmt: str) -> None:
 @cli.command()
 @click.argument("spec", default="mlops.yaml", required=False)
 @click.option("-o", "--out", required=True, type=click.Path(file_okay=False), help=_OUT_HELP)
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
-              help="Format of diagnostics.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="text",
+    show_default=True,
+    help="Format of diagnostics.",
+)
 @guarded
 def check(spec: str, out: str, fmt: str) -> None:
     """Exit 0 when OUT holds exactly what `build` would write now; else list each stale,
@@ -305,21 +343,39 @@ def check(spec: str, out: str, fmt: str) -> None:
         "extra": "is no longer generated by the spec",
     }
     for f in findings:
-        sink.error(codes[f.kind], f"{f.path} {words[f.kind]}", dx.Span(os.path.join(out, f.path)),
-                   hint="run `mlopsc build` to bring it in sync")
+        sink.error(
+            codes[f.kind],
+            f"{f.path} {words[f.kind]}",
+            dx.Span(os.path.join(out, f.path)),
+            hint="run `mlopsc build` to bring it in sync",
+        )
     emit_diagnostics(sink, fmt)
     if findings:
-        click.echo(f"mlopsc: {out} is out of date ({len(findings)} files); run: mlopsc build {spec} -o {out}", err=True)
+        click.echo(
+            f"mlopsc: {out} is out of date ({len(findings)} files); run: mlopsc build {spec} -o {out}",
+            err=True,
+        )
         sys.exit(1)
     click.echo(f"mlopsc: {out} is up to date ({len(artifacts)} files)", err=True)
 
 
 @cli.command()
 @click.argument("spec", default="mlops.yaml", required=False)
-@click.option("--base", "base", required=True, metavar="GIT_REF",
-              help="The git ref to compare with (a branch, tag or commit).")
-@click.option("--format", "fmt", type=click.Choice(("text", "markdown", "json")), default="text",
-              show_default=True, help="text, markdown (a PR comment) or json.")
+@click.option(
+    "--base",
+    "base",
+    required=True,
+    metavar="GIT_REF",
+    help="The git ref to compare with (a branch, tag or commit).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(("text", "markdown", "json")),
+    default="text",
+    show_default=True,
+    help="text, markdown (a PR comment) or json.",
+)
 @guarded
 def diff(spec: str, base: str, fmt: str) -> None:
     """What the change from the spec at GIT_REF to the working tree's SPEC means: objects
@@ -340,8 +396,13 @@ def diff(spec: str, base: str, fmt: str) -> None:
 @cli.command()
 @click.argument("spec", default="mlops.yaml", required=False)
 @click.option("--model", "model_name", required=True, help="The model whose gates apply.")
-@click.option("--metrics", "metrics_path", required=True, metavar="FILE",
-              help="The metrics JSON the evaluation step wrote.")
+@click.option(
+    "--metrics",
+    "metrics_path",
+    required=True,
+    metavar="FILE",
+    help="The metrics JSON the evaluation step wrote.",
+)
 @guarded
 def gate(spec: str, model_name: str, metrics_path: str) -> None:
     """Check an evaluation's metrics JSON against the model's promotion gates
@@ -377,10 +438,21 @@ def gate(spec: str, model_name: str, metrics_path: str) -> None:
 @cli.command()
 @click.argument("spec", default="mlops.yaml", required=False)
 @click.option("-o", "--out", required=True, type=click.Path(file_okay=False), help=_OUT_HELP)
-@click.option("--history-depth", type=click.IntRange(min=0), default=20, show_default=True,
-              help="Commits of the spec's git history to include (0: none).")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
-              help="Format of diagnostics.")
+@click.option(
+    "--history-depth",
+    type=click.IntRange(min=0),
+    default=20,
+    show_default=True,
+    help="Commits of the spec's git history to include (0: none).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="text",
+    show_default=True,
+    help="Format of diagnostics.",
+)
 @guarded
 def report(spec: str, out: str, history_depth: int, fmt: str) -> None:
     """Write only the audit documents (model cards, compliance report in Markdown and HTML)
@@ -394,10 +466,15 @@ def report(spec: str, out: str, history_depth: int, fmt: str) -> None:
 
     plan, _, info, _ = _compile(spec, out, "docs", fmt)
     history = spec_history(spec, includes=list(plan.index.project.include), depth=history_depth)
-    artifacts = [dataclasses.replace(a, target="docs") for a in render_documents(plan, history=history)]
+    artifacts = [
+        dataclasses.replace(a, target="docs") for a in render_documents(plan, history=history)
+    ]
     try:
         changed, _removed = write_outputs(out, artifacts, info, only={"docs"})
     except EmitError as exc:
         click.echo(f"{os.path.join(out, exc.path)}: error[{exc.code}]: {exc}", err=True)
         sys.exit(1 if exc.code == dx.FOREIGN_FILE else 2)
-    click.echo(f"mlopsc: wrote the audit documents into {out} ({changed} of {len(artifacts)} files changed)", err=True)
+    click.echo(
+        f"mlopsc: wrote the audit documents into {out} ({changed} of {len(artifacts)} files changed)",
+        err=True,
+    )

@@ -44,7 +44,9 @@ def scalar_str(text: str) -> str:
         and "{{" not in text
     ):
         return text
-    return _UNPRINTABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(text, ensure_ascii=False))
+    return _UNPRINTABLE.sub(
+        lambda m: f"\\u{ord(m.group()):04x}", json.dumps(text, ensure_ascii=False)
+    )
 
 
 def _scalar(value: Any) -> str:

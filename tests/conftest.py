@@ -22,7 +22,11 @@ def example_ids() -> list[str]:
 
 def require_tool(path: str | Path, install: str) -> str:
     """The tool's path; a missing tool skips locally but fails in CI, where it must be installed."""
-    found = shutil.which(str(path)) if not os.path.isabs(str(path)) else (str(path) if os.path.exists(path) else None)
+    found = (
+        shutil.which(str(path))
+        if not os.path.isabs(str(path))
+        else (str(path) if os.path.exists(path) else None)
+    )
     if found is None:
         message = f"{path} is not installed: {install}"
         if os.environ.get("CI"):
@@ -36,7 +40,9 @@ def venv_tool(name: str) -> str:
     return require_tool(ROOT / f".venv-{name}" / "bin" / name, "bash scripts/install-checkers.sh")
 
 
-def run_mlopsc(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_mlopsc(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """The CLI as a user runs it, in a fresh process."""
     path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     full_env = {**os.environ, "SOURCE_DATE_EPOCH": FIXED_EPOCH, "PYTHONPATH": path, **(env or {})}

@@ -22,7 +22,9 @@ def test_build_is_deterministic_across_hash_seeds(example: Path, tmp_path: Path)
     outs = []
     for seed in ("1", "4242"):
         out = tmp_path / f"out-{seed}"
-        result = run_mlopsc("build", str(example / "mlops.yaml"), "-o", str(out), env={"PYTHONHASHSEED": seed})
+        result = run_mlopsc(
+            "build", str(example / "mlops.yaml"), "-o", str(out), env={"PYTHONHASHSEED": seed}
+        )
         assert result.returncode == 0, result.stderr
         outs.append(tree(out))
     assert outs[0] == outs[1]
@@ -93,8 +95,11 @@ def test_check_reports_each_kind_of_drift(tmp_path: Path) -> None:
     assert run_mlopsc("build", str(spec), "-o", str(out)).returncode == 0
     (out / "argocd" / "staging.yaml").write_text("edited\n")
     (out / "kubernetes" / "staging" / "namespace.yaml").unlink()
-    spec.write_text(spec.read_text().replace("objective: 99.9", "objective: 99.5").replace(
-        "max_replicas: 10", "max_replicas: 12"))
+    spec.write_text(
+        spec.read_text()
+        .replace("objective: 99.9", "objective: 99.5")
+        .replace("max_replicas: 10", "max_replicas: 12")
+    )
     result = run_mlopsc("check", str(spec), "-o", str(out), "--format", "json")
     assert result.returncode == 1
     found = {(d["code"], d["file"].removeprefix(str(out) + "/")) for d in json.loads(result.stdout)}
@@ -115,9 +120,15 @@ def test_removed_model_files_are_deleted_and_check_sees_extra(tmp_path: Path) ->
     start = text.index("  - name: churn-model")
     end = text.index("\nslos:")
     cut = text[:start] + text[end:]
-    cut = cut.replace("  - name: churn-freshness\n    model: churn-model\n    objective: 99\n    window: 30d\n"
-                      "    sli:\n      freshness: {max_age: 35d}\n    alerting:\n      page: {enabled: false}\n", "")
-    cut = cut.replace("    - rule: GDPR-004\n      target: churn-model\n", "    - rule: GDPR-004\n      target: fraud-detector\n")
+    cut = cut.replace(
+        "  - name: churn-freshness\n    model: churn-model\n    objective: 99\n    window: 30d\n"
+        "    sli:\n      freshness: {max_age: 35d}\n    alerting:\n      page: {enabled: false}\n",
+        "",
+    )
+    cut = cut.replace(
+        "    - rule: GDPR-004\n      target: churn-model\n",
+        "    - rule: GDPR-004\n      target: fraud-detector\n",
+    )
     spec.write_text(cut)
     check = run_mlopsc("check", str(spec), "-o", str(out))
     assert check.returncode == 1, check.stderr
@@ -128,7 +139,9 @@ def test_removed_model_files_are_deleted_and_check_sees_extra(tmp_path: Path) ->
 
 
 def test_only_rejects_unknown_targets(tmp_path: Path) -> None:
-    result = run_mlopsc("build", "examples/payments-ml/mlops.yaml", "-o", str(tmp_path / "o"), "--only", "kubernets")
+    result = run_mlopsc(
+        "build", "examples/payments-ml/mlops.yaml", "-o", str(tmp_path / "o"), "--only", "kubernets"
+    )
     assert result.returncode == 2
     assert "unknown target" in result.stderr
     assert not (tmp_path / "o").exists()

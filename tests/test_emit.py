@@ -26,7 +26,9 @@ def tree(root: Path) -> dict[str, bytes]:
 
 def test_first_build_writes_files_and_lock(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    changed, removed = write_outputs(str(out), [art("a/b.yaml", "x: 1\n"), art("c.txt", "hi")], INFO)
+    changed, removed = write_outputs(
+        str(out), [art("a/b.yaml", "x: 1\n"), art("c.txt", "hi")], INFO
+    )
     assert (changed, removed) == (2, [])
     assert (out / "a/b.yaml").read_text() == "x: 1\n"
     lock = json.loads((out / LOCK).read_text())
@@ -101,7 +103,17 @@ def test_failed_swap_rolls_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 
 def test_unsafe_paths_are_rejected() -> None:
     Artifact(".github/workflows/ci.yml", b"")
-    for bad in ("../x", "/etc/passwd", "a/../../b", "a//b", ".hidden/../x", "a/./b", "", ".", "a/.."):
+    for bad in (
+        "../x",
+        "/etc/passwd",
+        "a/../../b",
+        "a//b",
+        ".hidden/../x",
+        "a/./b",
+        "",
+        ".",
+        "a/..",
+    ):
         with pytest.raises(ValueError):
             Artifact(bad, b"")
 
@@ -120,12 +132,22 @@ def test_only_keeps_other_targets_files(tmp_path: Path) -> None:
     write_outputs(str(out), [art("a.yaml", "2", "argocd")], INFO, only={"argocd"})
     assert (out / "k.yaml").read_text() == "1"
     assert set(json.loads((out / LOCK).read_text())["files"]) == {"k.yaml", "a.yaml"}
-    assert check_outputs(str(out), [art("k.yaml", "1", "kubernetes"), art("a.yaml", "2", "argocd")], INFO) == []
+    assert (
+        check_outputs(
+            str(out), [art("k.yaml", "1", "kubernetes"), art("a.yaml", "2", "argocd")], INFO
+        )
+        == []
+    )
 
 
 def test_check_finds_stale_missing_edited_extra(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    arts = [art("stale.yaml", "1"), art("edited.yaml", "1"), art("missing.yaml", "1"), art("extra.yaml", "1")]
+    arts = [
+        art("stale.yaml", "1"),
+        art("edited.yaml", "1"),
+        art("missing.yaml", "1"),
+        art("extra.yaml", "1"),
+    ]
     write_outputs(str(out), arts, INFO)
     assert check_outputs(str(out), arts, INFO) == []
     (out / "edited.yaml").write_text("by hand")

@@ -14,7 +14,12 @@ import yaml
 from compiler.targets.kubernetes import canary_replicas
 from tests.conftest import SHARED, require_tool, venv_tool
 
-CUSTOM_GROUPS = ("serving.kserve.io/", "monitoring.coreos.com/", "argoproj.io/", "kustomize.config.k8s.io/")
+CUSTOM_GROUPS = (
+    "serving.kserve.io/",
+    "monitoring.coreos.com/",
+    "argoproj.io/",
+    "kustomize.config.k8s.io/",
+)
 CLUSTER_SCOPED = {"Namespace", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}
 
 
@@ -29,19 +34,33 @@ def env_folders(built: dict[str, Path]) -> list[Path]:
     return sorted(p for out in built.values() for p in (out / "kubernetes").iterdir() if p.is_dir())
 
 
-def test_core_objects_pass_kubernetes_validate_strict(built_examples: dict[str, Path], tmp_path: Path) -> None:
+def test_core_objects_pass_kubernetes_validate_strict(
+    built_examples: dict[str, Path], tmp_path: Path
+) -> None:
     tool = require_tool("kubernetes-validate", "pip install kubernetes-validate")
     core = []
     for out in built_examples.values():
-        core += [doc for _, doc in documents(out / "kubernetes") if not doc["apiVersion"].startswith(CUSTOM_GROUPS)]
-    assert {d["kind"] for d in core} >= {"Namespace", "ServiceAccount", "ConfigMap", "NetworkPolicy", "CronJob"}
+        core += [
+            doc
+            for _, doc in documents(out / "kubernetes")
+            if not doc["apiVersion"].startswith(CUSTOM_GROUPS)
+        ]
+    assert {d["kind"] for d in core} >= {
+        "Namespace",
+        "ServiceAccount",
+        "ConfigMap",
+        "NetworkPolicy",
+        "CronJob",
+    }
     # One file per object: kubernetes-validate then names every failing object precisely.
     files = []
     for i, doc in enumerate(core):
         path = tmp_path / f"{i:04d}-{doc['kind']}.yaml"
         path.write_text(yaml.safe_dump(doc))
         files.append(str(path))
-    result = subprocess.run([tool, "-k", "1.33.0", "--strict", *files], capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [tool, "-k", "1.33.0", "--strict", *files], capture_output=True, text=True, timeout=600
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "ERROR" not in result.stdout and "WARN" not in result.stdout
     assert result.stdout.count("INFO") == len(files)
@@ -51,16 +70,24 @@ def test_custom_resources_match_their_crds(built_examples: dict[str, Path]) -> N
     checker = SHARED / "tools" / "validate_crs.py"
     if not checker.exists():
         pytest.fail(f"{checker} is missing")
-    folders = [str(out / sub) for out in built_examples.values() for sub in ("kubernetes", "argocd")]
-    result = subprocess.run([sys.executable, str(checker), *folders], capture_output=True, text=True, timeout=300)
+    folders = [
+        str(out / sub) for out in built_examples.values() for sub in ("kubernetes", "argocd")
+    ]
+    result = subprocess.run(
+        [sys.executable, str(checker), *folders], capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert " 0 failed" in result.stdout
 
 
 def test_every_environment_renders_with_kustomize(built_examples: dict[str, Path]) -> None:
-    kubectl = require_tool("kubectl", "kubectl (with kustomize built in) is preinstalled on these machines")
+    kubectl = require_tool(
+        "kubectl", "kubectl (with kustomize built in) is preinstalled on these machines"
+    )
     for folder in env_folders(built_examples):
-        result = subprocess.run([kubectl, "kustomize", str(folder)], capture_output=True, text=True, timeout=300)
+        result = subprocess.run(
+            [kubectl, "kustomize", str(folder)], capture_output=True, text=True, timeout=300
+        )
         assert result.returncode == 0, f"{folder}: {result.stderr}"
         rendered = [d for d in yaml.safe_load_all(result.stdout) if d]
         on_disk = [d for p, d in documents(folder) if p.name != "kustomization.yaml"]
@@ -71,16 +98,32 @@ def test_checkov_finds_nothing(built_examples: dict[str, Path]) -> None:
     checkov = venv_tool("checkov")
     for out in built_examples.values():
         result = subprocess.run(
-            [checkov, "-d", str(out / "kubernetes"), "--framework", "kubernetes", "--compact", "--quiet",
-             "--skip-download", "-o", "json"],
-            capture_output=True, text=True, timeout=900,
+            [
+                checkov,
+                "-d",
+                str(out / "kubernetes"),
+                "--framework",
+                "kubernetes",
+                "--compact",
+                "--quiet",
+                "--skip-download",
+                "-o",
+                "json",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=900,
         )
         import json
 
         report = json.loads(result.stdout)
         reports = report if isinstance(report, list) else [report]
         summary = reports[0]["summary"]
-        failed = [c["check_id"] + " " + c["resource"] for r in reports for c in r["results"]["failed_checks"]]
+        failed = [
+            c["check_id"] + " " + c["resource"]
+            for r in reports
+            for c in r["results"]["failed_checks"]
+        ]
         assert summary["failed"] == 0, failed
         assert summary["passed"] > 50
 
@@ -94,7 +137,10 @@ def test_every_object_is_labelled_and_namespaced(built_examples: dict[str, Path]
             assert labels.get("app.kubernetes.io/managed-by") == "mlopsc", (path, doc["kind"])
             assert "app.kubernetes.io/part-of" in labels
             if path.name.startswith("model-"):
-                assert {"mlopsc/model", "mlopsc/risk", "mlopsc/owner"} <= set(labels), (path, doc["kind"])
+                assert {"mlopsc/model", "mlopsc/risk", "mlopsc/owner"} <= set(labels), (
+                    path,
+                    doc["kind"],
+                )
             if doc["kind"] not in CLUSTER_SCOPED:
                 assert doc["metadata"]["namespace"] not in (None, "", "default"), (name, path)
             else:
@@ -138,7 +184,9 @@ def test_realtime_models_get_their_runtime_objects(built_examples: dict[str, Pat
         for path, doc in documents(out / "kubernetes"):
             by_file.setdefault(str(path), set()).add(doc["kind"])
             if doc["kind"] == "InferenceService":
-                assert doc["metadata"]["annotations"]["serving.kserve.io/deploymentMode"] == "Standard"
+                assert (
+                    doc["metadata"]["annotations"]["serving.kserve.io/deploymentMode"] == "Standard"
+                )
                 predictor = doc["spec"]["predictor"]
                 assert predictor["minReplicas"] <= predictor["maxReplicas"]
                 for canary in doc["spec"].get("canary", []):
@@ -146,7 +194,12 @@ def test_realtime_models_get_their_runtime_objects(built_examples: dict[str, Pat
                     assert canary["predictor"]["model"]["name"]
         for kinds in by_file.values():
             if "Deployment" in kinds:
-                assert {"Service", "HorizontalPodAutoscaler", "PodDisruptionBudget", "NetworkPolicy"} <= kinds
+                assert {
+                    "Service",
+                    "HorizontalPodAutoscaler",
+                    "PodDisruptionBudget",
+                    "NetworkPolicy",
+                } <= kinds
 
 
 def test_argocd_applications_follow_approval(built_examples: dict[str, Path]) -> None:
@@ -155,7 +208,10 @@ def test_argocd_applications_follow_approval(built_examples: dict[str, Path]) ->
     prod = yaml.safe_load((out / "argocd" / "production.yaml").read_text())
     assert staging["spec"]["syncPolicy"]["automated"] == {"prune": True, "selfHeal": True}
     assert "automated" not in prod["spec"]["syncPolicy"]
-    assert prod["spec"]["destination"] == {"server": "https://prod.k8s.example.com", "namespace": "payments-ml-prod"}
+    assert prod["spec"]["destination"] == {
+        "server": "https://prod.k8s.example.com",
+        "namespace": "payments-ml-prod",
+    }
     assert prod["spec"]["source"]["repoURL"] == "https://github.com/acme/payments-ml.git"
     assert prod["spec"]["source"]["path"].endswith("kubernetes/production")
 

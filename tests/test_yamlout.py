@@ -33,7 +33,9 @@ data = st.recursive(
     scalars,
     lambda children: st.one_of(
         st.lists(children, max_size=4),
-        st.dictionaries(st.one_of(st.sampled_from(TRICKY), st.text(max_size=10)), children, max_size=4),
+        st.dictionaries(
+            st.one_of(st.sampled_from(TRICKY), st.text(max_size=10)), children, max_size=4
+        ),
     ),
     max_leaves=25,
 )
@@ -61,9 +63,14 @@ def test_tricky_strings_stay_strings() -> None:
 
 
 def test_readable_style() -> None:
-    doc = {"apiVersion": "v1", "metadata": {"labels": {"a": "b"}}, "items": [{"x": 1, "y": [2]}], "e": {}}
+    doc = {
+        "apiVersion": "v1",
+        "metadata": {"labels": {"a": "b"}},
+        "items": [{"x": 1, "y": [2]}],
+        "e": {},
+    }
     assert dump(doc) == (
-        "apiVersion: v1\nmetadata:\n  labels:\n    a: b\nitems:\n- x: 1\n  \"y\":\n  - 2\ne: {}\n"
+        'apiVersion: v1\nmetadata:\n  labels:\n    a: b\nitems:\n- x: 1\n  "y":\n  - 2\ne: {}\n'
     )
     assert scalar_str("3.2.0") == '"3.2.0"'
     assert scalar_str("payments-ml") == "payments-ml"

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from compiler.emit import Artifact, yaml_text
-from compiler.plan import JOB_DEFAULTS, EnvPlan, ModelPlan, Plan, k8s_name, resources_of
+from compiler.plan import JOB_DEFAULTS, EnvPlan, ModelPlan, Plan, k8s_name
 
 NAME = "kubernetes"
 UID = 10001
@@ -57,7 +57,12 @@ def _data(obj: Any) -> dict[str, Any]:
     return result
 
 
-def _meta(name: str, namespace: str | None, labels: dict[str, str], annotations: dict[str, str] | None = None) -> Any:
+def _meta(
+    name: str,
+    namespace: str | None,
+    labels: dict[str, str],
+    annotations: dict[str, str] | None = None,
+) -> Any:
     return _k().V1ObjectMeta(
         name=name, namespace=namespace, labels=dict(labels), annotations=annotations or None
     )
@@ -172,7 +177,9 @@ def _config_map(mp: ModelPlan) -> dict[str, Any]:
     )
 
 
-def _cron_job(mp: ModelPlan, suffix: str, component: str, schedule: str, container: Any) -> dict[str, Any]:
+def _cron_job(
+    mp: ModelPlan, suffix: str, component: str, schedule: str, container: Any
+) -> dict[str, Any]:
     k = _k()
     labels = {**mp.labels, COMPONENT: component}
     pod = _pod_spec(mp, [container], restart="Never")
@@ -200,7 +207,9 @@ def _cron_job(mp: ModelPlan, suffix: str, component: str, schedule: str, contain
 
 def _env_from(mp: ModelPlan) -> list[Any]:
     k = _k()
-    return [k.V1EnvFromSource(config_map_ref=k.V1ConfigMapEnvSource(name=f"{mp.object_name}-config"))]
+    return [
+        k.V1EnvFromSource(config_map_ref=k.V1ConfigMapEnvSource(name=f"{mp.object_name}-config"))
+    ]
 
 
 def _deployment(mp: ModelPlan, track: str, replicas: int | None) -> dict[str, Any]:
@@ -235,13 +244,17 @@ def _deployment(mp: ModelPlan, track: str, replicas: int | None) -> dict[str, An
             type="RollingUpdate",
             rolling_update=k.V1RollingUpdateDeployment(max_surge="25%", max_unavailable=0),
         ),
-        template=k.V1PodTemplateSpec(metadata=k.V1ObjectMeta(labels=labels), spec=_pod_spec(mp, [container])),
+        template=k.V1PodTemplateSpec(
+            metadata=k.V1ObjectMeta(labels=labels), spec=_pod_spec(mp, [container])
+        ),
     )
     return _data(
         k.V1Deployment(
             api_version="apps/v1",
             kind="Deployment",
-            metadata=_meta(name, mp.env.namespace, {**mp.labels, COMPONENT: "predictor", TRACK: track}),
+            metadata=_meta(
+                name, mp.env.namespace, {**mp.labels, COMPONENT: "predictor", TRACK: track}
+            ),
             spec=spec,
         )
     )
@@ -269,7 +282,11 @@ def _server_objects(mp: ModelPlan) -> list[dict[str, Any]]:
                 spec=k.V1ServiceSpec(
                     type="ClusterIP",
                     selector=dict(mp.selector),
-                    ports=[k.V1ServicePort(name="http", port=s.port, target_port="http", protocol="TCP")],
+                    ports=[
+                        k.V1ServicePort(
+                            name="http", port=s.port, target_port="http", protocol="TCP"
+                        )
+                    ],
                 ),
             )
         )
@@ -331,7 +348,11 @@ def _ingress_policy(mp: ModelPlan, selector: dict[str, str], port: int) -> dict[
             spec=k.V1NetworkPolicySpec(
                 pod_selector=k.V1LabelSelector(match_labels=selector),
                 policy_types=["Ingress"],
-                ingress=[k.V1NetworkPolicyIngressRule(ports=[k.V1NetworkPolicyPort(port=port, protocol="TCP")])],
+                ingress=[
+                    k.V1NetworkPolicyIngressRule(
+                        ports=[k.V1NetworkPolicyPort(port=port, protocol="TCP")]
+                    )
+                ],
             ),
         )
     )
@@ -371,10 +392,14 @@ def _inference_service(mp: ModelPlan) -> dict[str, Any]:
         predictor["logger"] = {"mode": "all", "url": url}
     spec: dict[str, Any] = {"predictor": predictor}
     if s.rollout.strategy == "canary" and s.rollout.canary_percent:
-        canary_predictor = {k: v for k, v in predictor.items() if k not in ("minReplicas", "maxReplicas")}
+        canary_predictor = {
+            k: v for k, v in predictor.items() if k not in ("minReplicas", "maxReplicas")
+        }
         canary_predictor["minReplicas"] = 1
         canary_predictor["maxReplicas"] = max(1, s.autoscaling.max_replicas // 2)
-        spec["canary"] = [{"trafficPercent": s.rollout.canary_percent, "predictor": canary_predictor}]
+        spec["canary"] = [
+            {"trafficPercent": s.rollout.canary_percent, "predictor": canary_predictor}
+        ]
     return {
         "apiVersion": "serving.kserve.io/v1beta1",
         "kind": "InferenceService",
@@ -396,8 +421,24 @@ def _kserve_objects(mp: ModelPlan) -> list[dict[str, Any]]:
     return [_inference_service(mp), _pdb(mp, selector), _ingress_policy(mp, selector, 8080)]
 
 
-def _job_container(name: str, image: str, res: dict[str, str], mp: ModelPlan, env: dict[str, str], command: list[str] | None = None, gpu: int | None = None) -> Any:
-    return _container(name, image, res, env_from=_env_from(mp), env=_env(env) or None, command=command or None, gpu=gpu)
+def _job_container(
+    name: str,
+    image: str,
+    res: dict[str, str],
+    mp: ModelPlan,
+    env: dict[str, str],
+    command: list[str] | None = None,
+    gpu: int | None = None,
+) -> Any:
+    return _container(
+        name,
+        image,
+        res,
+        env_from=_env_from(mp),
+        env=_env(env) or None,
+        command=command or None,
+        gpu=gpu,
+    )
 
 
 def model_objects(mp: ModelPlan) -> list[dict[str, Any]]:
@@ -409,15 +450,26 @@ def model_objects(mp: ModelPlan) -> list[dict[str, Any]]:
         objects += _kserve_objects(mp) if s.runtime == "kserve" else _server_objects(mp)
     else:
         assert s.image is not None and s.schedule is not None
-        scorer = _job_container("scorer", s.image, mp.serving_resources, mp, {}, gpu=s.resources.gpu)
+        scorer = _job_container(
+            "scorer", s.image, mp.serving_resources, mp, {}, gpu=s.resources.gpu
+        )
         objects.append(_cron_job(mp, "score", "batch-scoring", s.schedule, scorer))
     if m.training is not None and m.training.schedule and mp.trains_here:
-        params = {f"MLOPSC_PARAM_{key.upper()}": json.dumps(value) if not isinstance(value, str) else value
-                  for key, value in sorted(m.training.params.items())}
+        params = {
+            f"MLOPSC_PARAM_{key.upper()}": json.dumps(value)
+            if not isinstance(value, str)
+            else value
+            for key, value in sorted(m.training.params.items())
+        }
         params["MLOPSC_TRAINING_DATA"] = ",".join(m.training.data)
         trainer = _job_container(
-            "trainer", m.training.image, mp.training_resources, mp, params,
-            command=list(m.training.command), gpu=m.training.resources.gpu,
+            "trainer",
+            m.training.image,
+            mp.training_resources,
+            mp,
+            params,
+            command=list(m.training.command),
+            gpu=m.training.resources.gpu,
         )
         objects.append(_cron_job(mp, "train", "training", m.training.schedule, trainer))
     drift = m.monitoring.drift
@@ -446,7 +498,11 @@ def _namespace(ep: EnvPlan) -> dict[str, Any]:
         "pod-security.kubernetes.io/audit": "restricted",
         "pod-security.kubernetes.io/warn": "restricted",
     }
-    return _data(k.V1Namespace(api_version="v1", kind="Namespace", metadata=_meta(ep.namespace, None, labels)))
+    return _data(
+        k.V1Namespace(
+            api_version="v1", kind="Namespace", metadata=_meta(ep.namespace, None, labels)
+        )
+    )
 
 
 def _default_deny(ep: EnvPlan) -> dict[str, Any]:
@@ -490,5 +546,7 @@ def render(plan: Plan) -> list[Artifact]:
             "kind": "Kustomization",
             "resources": [name for name, _ in files],
         }
-        artifacts.append(Artifact(f"{folder}/kustomization.yaml", yaml_text([kustomization], header=header)))
+        artifacts.append(
+            Artifact(f"{folder}/kustomization.yaml", yaml_text([kustomization], header=header))
+        )
     return artifacts
