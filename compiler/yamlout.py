@@ -3,8 +3,9 @@
 PyYAML's emitter spends most of its time in its Python representer and resolver (about 40 s
 for the 7,000 objects of 1,000 models); this writer handles the only data mlopsc emits (dicts,
 lists, str, int, float, bool, None) in a single pass. Strings are written plain only when both
-YAML 1.1 and 1.2 readers take them back as the same string; otherwise they are double-quoted
-with JSON escapes, which YAML reads identically.
+YAML 1.1 and 1.2 readers take them back as the same string; otherwise single-quoted, or, when
+they hold line breaks or control characters, double-quoted with JSON escapes, which YAML reads
+identically.
 """
 
 from __future__ import annotations
@@ -31,6 +32,10 @@ _RESERVED = {
 _UNPRINTABLE = re.compile("[\x7f-\x9f\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff]")
 
 
+# Anything but printable characters: such strings are double-quoted with escapes.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff]")
+
+
 @lru_cache(maxsize=65536)
 def scalar_str(text: str) -> str:
     """A string as a YAML scalar that reads back as exactly this string."""
@@ -44,6 +49,8 @@ def scalar_str(text: str) -> str:
         and "{{" not in text
     ):
         return text
+    if "\n" not in text and "\r" not in text and not _CONTROL.search(text):
+        return "'" + text.replace("'", "''") + "'"
     return _UNPRINTABLE.sub(
         lambda m: f"\\u{ord(m.group()):04x}", json.dumps(text, ensure_ascii=False)
     )

@@ -70,8 +70,10 @@ def test_readable_style() -> None:
         "e": {},
     }
     assert dump(doc) == (
-        'apiVersion: v1\nmetadata:\n  labels:\n    a: b\nitems:\n- x: 1\n  "y":\n  - 2\ne: {}\n'
+        "apiVersion: v1\nmetadata:\n  labels:\n    a: b\nitems:\n- x: 1\n  'y':\n  - 2\ne: {}\n"
     )
-    assert scalar_str("3.2.0") == '"3.2.0"'
+    assert scalar_str("3.2.0") == "'3.2.0'"
+    assert scalar_str('run "$X"') == "'run \"$X\"'"
+    assert scalar_str("it's") == "'it''s'"
     assert scalar_str("payments-ml") == "payments-ml"
     assert dump({"run": "echo a\necho b\n"}) == "run: |\n  echo a\n  echo b\n"

@@ -35,8 +35,8 @@ class Compiled:
 
 
 def _env(variable: str) -> Any:
-    from cel_expr_python import cel  # type: ignore[import-untyped]
-    from cel_expr_python.ext import ext_optional, ext_strings  # type: ignore[import-untyped]
+    from cel_expr_python import cel
+    from cel_expr_python.ext import ext_optional, ext_strings
 
     return cel.NewEnv(
         variables={variable: cel.Type.DYN},
