@@ -172,6 +172,7 @@ def build_plan(checked: Checked, *, out_dir: str) -> Plan:
             owner = index.owner_of(model)
             object_name = k8s_name(name, model.name)
             labels = model_labels(base_labels, model, owner)
+            labels = dict(sorted({**labels, "app.kubernetes.io/instance": object_name}.items()))
             plans.append(
                 ModelPlan(
                     model=model,
