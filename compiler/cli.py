@@ -270,18 +270,10 @@ def _compile(
 
 
 _OUT_HELP = "Output folder (the generated tree; see README for its layout)."
-
-
-@cli.command()
-@click.argument("spec", default="mlops.yaml", required=False)
-@click.option("-o", "--out", required=True, type=click.Path(file_okay=False), help=_OUT_HELP)
-@click.option(
-    "--only",
-    default=None,
-    metavar="TARGET,...",
-    help="Build only these targets: kubernetes, argocd, github, gitlab, monitoring, feast, docs.",
+out_option = click.option(
+    "-o", "--out", required=True, type=click.Path(file_okay=False), help=_OUT_HELP
 )
-@click.option(
+format_option = click.option(
     "--format",
     "fmt",
     type=click.Choice(FORMATS),
@@ -289,21 +281,39 @@ _OUT_HELP = "Output folder (the generated tree; see README for its layout)."
     show_default=True,
     help="Format of diagnostics.",
 )
+
+
+def write_or_exit(
+    out: str, artifacts: list[Any], info: Any, only: set[str] | None
+) -> tuple[int, list[str]]:
+    """Write the outputs; a foreign file exits 1, an I/O problem 2, each with its path."""
+    from compiler.emit import EmitError, write_outputs
+
+    try:
+        return write_outputs(out, artifacts, info, only=only)
+    except EmitError as exc:
+        click.echo(f"{os.path.join(out, exc.path)}: error[{exc.code}]: {exc}", err=True)
+        sys.exit(1 if exc.code == dx.FOREIGN_FILE else 2)
+
+
+@cli.command()
+@click.argument("spec", default="mlops.yaml", required=False)
+@out_option
+@click.option(
+    "--only",
+    default=None,
+    metavar="TARGET,...",
+    help="Build only these targets: kubernetes, argocd, github, gitlab, monitoring, feast, docs.",
+)
+@format_option
 @guarded
 def build(spec: str, out: str, only: str | None, fmt: str) -> None:
     """Validate SPEC, then write every output under OUT atomically: an invalid spec leaves
     OUT untouched, files mlopsc did not generate are never overwritten, and generated files
     that no longer belong are removed."""
-    from compiler.emit import EmitError, write_outputs
 
     _, artifacts, info, selected = _compile(spec, out, only, fmt)
-    try:
-        changed, removed = write_outputs(
-            out, artifacts, info, only=set(selected) if selected else None
-        )
-    except EmitError as exc:
-        click.echo(f"{os.path.join(out, exc.path)}: error[{exc.code}]: {exc}", err=True)
-        sys.exit(1 if exc.code == dx.FOREIGN_FILE else 2)
+    changed, removed = write_or_exit(out, artifacts, info, set(selected) if selected else None)
     click.echo(
         f"mlopsc: built {len(artifacts)} files into {out} "
         f"({changed} written, {len(artifacts) - changed} unchanged, {len(removed)} removed)",
@@ -313,15 +323,8 @@ def build(spec: str, out: str, only: str | None, fmt: str) -> None:
 
 @cli.command()
 @click.argument("spec", default="mlops.yaml", required=False)
-@click.option("-o", "--out", required=True, type=click.Path(file_okay=False), help=_OUT_HELP)
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(FORMATS),
-    default="text",
-    show_default=True,
-    help="Format of diagnostics.",
-)
+@out_option
+@format_option
 @guarded
 def check(spec: str, out: str, fmt: str) -> None:
     """Exit 0 when OUT holds exactly what `build` would write now; else list each stale,
@@ -437,7 +440,7 @@ def gate(spec: str, model_name: str, metrics_path: str) -> None:
 
 @cli.command()
 @click.argument("spec", default="mlops.yaml", required=False)
-@click.option("-o", "--out", required=True, type=click.Path(file_okay=False), help=_OUT_HELP)
+@out_option
 @click.option(
     "--history-depth",
     type=click.IntRange(min=0),
@@ -445,14 +448,7 @@ def gate(spec: str, model_name: str, metrics_path: str) -> None:
     show_default=True,
     help="Commits of the spec's git history to include (0: none).",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(FORMATS),
-    default="text",
-    show_default=True,
-    help="Format of diagnostics.",
-)
+@format_option
 @guarded
 def report(spec: str, out: str, history_depth: int, fmt: str) -> None:
     """Write only the audit documents (model cards, compliance report in Markdown and HTML)
@@ -460,7 +456,6 @@ def report(spec: str, out: str, history_depth: int, fmt: str) -> None:
     its output depends on the spec alone)."""
     import dataclasses
 
-    from compiler.emit import EmitError, write_outputs
     from compiler.history import spec_history
     from compiler.targets.docs import render_documents
 
@@ -469,11 +464,7 @@ def report(spec: str, out: str, history_depth: int, fmt: str) -> None:
     artifacts = [
         dataclasses.replace(a, target="docs") for a in render_documents(plan, history=history)
     ]
-    try:
-        changed, _removed = write_outputs(out, artifacts, info, only={"docs"})
-    except EmitError as exc:
-        click.echo(f"{os.path.join(out, exc.path)}: error[{exc.code}]: {exc}", err=True)
-        sys.exit(1 if exc.code == dx.FOREIGN_FILE else 2)
+    changed, _removed = write_or_exit(out, artifacts, info, {"docs"})
     click.echo(
         f"mlopsc: wrote the audit documents into {out} ({changed} of {len(artifacts)} files changed)",
         err=True,
