@@ -698,3 +698,49 @@ def _md_escape(value: Any) -> str:
     for ch in ("\\", "|", "`", "<", ">", "*", "_"):
         text = text.replace(ch, "\\" + ch)
     return text.replace("\n", " ")
+
+
+def commit_changes(spec: str, commit: str, *, limit: int = 6) -> str:
+    """What one commit did to the spec, in one line, as `mlopsc diff` sees it (for history)."""
+    try:
+        root = git_root(spec)
+    except GitProblem:
+        return ""
+    spec_rel = os.path.relpath(os.path.abspath(spec), root).replace(os.sep, "/")
+    sides: list[dict[str, Any] | None] = []
+    for ref in (f"{commit}^", commit):
+        tmp = tempfile.mkdtemp(prefix="mlopsc-history-")
+        try:
+            parent_exists = _git(root, "rev-parse", "--verify", "--quiet", ref).returncode == 0
+            if not parent_exists or not _materialize(root, ref, spec_rel, tmp):
+                sides.append(None)
+                continue
+            from compiler.load import load_spec
+
+            doc = load_spec(os.path.join(tmp, *spec_rel.split("/")), Sink())
+            sides.append(doc.data if doc is not None else None)
+        except GitProblem:
+            sides.append(None)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    old, new = sides
+    if new is None:
+        return ""
+    if old is None:
+        return "spec created"
+    changes = compare_objects(old, new)
+    if not changes:
+        return "no change in meaning"
+    parts = []
+    for c in changes[:limit]:
+        if c.action == "changed" and c.fields:
+            first = c.fields[0]
+            more = f" and {len(c.fields) - 1} more" if len(c.fields) > 1 else ""
+            parts.append(
+                f"{c.kind} {c.name}: {first.path} {show(first.old)} → {show(first.new)}{more}"
+            )
+        else:
+            parts.append(f"{c.kind} {c.name} {c.action}")
+    if len(changes) > limit:
+        parts.append(f"{len(changes) - limit} more")
+    return "; ".join(parts)

@@ -24,6 +24,7 @@ class Commit:
     author: str
     date: str
     subject: str
+    changes: str = ""  # what the commit did to the spec's meaning (compiler.diff)
 
     @property
     def short(self) -> str:
@@ -86,11 +87,14 @@ def spec_history(
     )
     if out is None:
         return History((), "The spec's folder is a git repository with no commits yet.", depth)
+    from compiler.diff import commit_changes
+
     commits = []
     for record in out.split(_END):
         fields = record.strip("\n").split(_SEP)
         if len(fields) == 4:
-            commits.append(Commit(*fields))
+            sha, author, date, subject = fields
+            commits.append(Commit(sha, author, date, subject, commit_changes(spec, sha)))
     if not commits:
         return History((), "No commit touches the spec yet: it has never been committed.", depth)
     more = "" if len(commits) < depth else f" (the last {depth}; older commits are left out)"

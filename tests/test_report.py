@@ -163,10 +163,36 @@ def test_history_outside_git_and_in_a_fresh_repo(tmp_path: Path) -> None:
         outs.append((tmp_path / name / "docs/compliance-report.md").read_text())
     assert outs[0] == outs[1]
     assert (
-        "| 2026-05-01 | Ada &amp; \\*Bob\\* | spec \\| first \\`cut\\` &lt;script&gt; |" in outs[0]
+        "| 2026-05-01 | Ada &amp; \\*Bob\\* | spec \\| first \\`cut\\` &lt;script&gt; | spec created |"
+        in outs[0]
     )
     html = (tmp_path / "b/docs/compliance-report.html").read_text()
     assert "first `cut` &lt;script&gt;" in html and "<script>" not in html
+
+
+def test_history_says_what_each_commit_changed(tmp_path: Path) -> None:
+    git = require_tool("git", "apt-get install -y git")
+    folder = tmp_path / "proj"
+    folder.mkdir()
+    spec = folder / "mlops.yaml"
+    shutil.copy(ROOT / "examples/payments-ml/mlops.yaml", spec)
+    ident = ["-c", "user.name=A", "-c", "user.email=a@example.com"]
+    subprocess.run([git, "init", "-q"], cwd=folder, check=True)
+    subprocess.run([git, "add", "mlops.yaml"], cwd=folder, check=True)
+    subprocess.run([git, *ident, "commit", "-qm", "first"], cwd=folder, check=True)
+    spec.write_text(spec.read_text().replace("objective: 99.9", "objective: 99.5"))
+    subprocess.run([git, *ident, "commit", "-qam", "relax"], cwd=folder, check=True)
+    spec.write_text(
+        spec.read_text().replace("description: Weekly churn", "description: Daily churn")
+    )
+    subprocess.run([git, *ident, "commit", "-qam", "wording"], cwd=folder, check=True)
+    env = {"GIT_CEILING_DIRECTORIES": str(tmp_path)}
+    done = run_mlopsc("report", str(spec), "-o", str(tmp_path / "out"), env=env)
+    assert done.returncode == 0, done.stderr
+    text = (tmp_path / "out/docs/compliance-report.md").read_text()
+    assert "| relax | slo fraud-availability: objective 99.9 → 99.5 |" in text
+    assert "| wording | model churn-model: description" in text
+    assert "| first | spec created |" in text
 
 
 def _chromium(html: Path, tmp_path: Path, *extra: str) -> subprocess.CompletedProcess[str]:

@@ -321,7 +321,27 @@ def _server_objects(mp: ModelPlan) -> list[dict[str, Any]]:
     )
     objects.append(_pdb(mp, dict(mp.selector)))
     objects.append(_ingress_policy(mp, dict(mp.selector), s.port))
+    objects.append(_service_monitor(mp))
     return objects
+
+
+def _service_monitor(mp: ModelPlan) -> dict[str, Any]:
+    """Prometheus Operator scrapes the server's /metrics through its Service; the `service`
+    label it adds is what the SLO rules select on (docs/monitoring.md)."""
+    return {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "ServiceMonitor",
+        "metadata": {
+            "name": mp.object_name,
+            "namespace": mp.env.namespace,
+            "labels": dict(mp.labels),
+        },
+        "spec": {
+            "selector": {"matchLabels": dict(mp.selector)},
+            "namespaceSelector": {"matchNames": [mp.env.namespace]},
+            "endpoints": [{"port": "http", "path": "/metrics", "interval": "30s"}],
+        },
+    }
 
 
 def _pdb(mp: ModelPlan, selector: dict[str, str]) -> dict[str, Any]:
