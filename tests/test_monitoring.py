@@ -106,8 +106,10 @@ def check_monitoring(out: Path) -> None:
     rules = sorted((out / "monitoring/prometheus/rules").glob("*.yaml"))
     tests = sorted((out / "monitoring/prometheus/tests").glob("*.yaml"))
     assert rules and len(rules) == len(tests)
-    checked = promtool("check", "rules", *map(str, rules))
+    # --lint-fatal: promtool 2.42 only prints duplicate-rule findings and exits 0 without it.
+    checked = promtool("check", "rules", "--lint-fatal", *map(str, rules))
     assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "FAILED" not in checked.stdout + checked.stderr
     tested = promtool("test", "rules", *map(str, tests))
     assert tested.returncode == 0, tested.stdout + tested.stderr
 
