@@ -54,7 +54,13 @@ for _tag, _pattern, _first in _IMPLICIT:
 
 
 # libyaml's parser where PyYAML was built with it, else PyYAML's pure-Python one.
-_Parser: Any = getattr(yaml, "CParser", None) if yaml.__with_libyaml__ else None
+_Parser: Any
+try:
+    import yaml.cyaml
+
+    _Parser = getattr(yaml.cyaml, "CParser", None)
+except ImportError:  # PyYAML built without libyaml
+    _Parser = None
 
 
 class _PyParser(

@@ -251,3 +251,14 @@ def test_multi_file_sha_changes_with_any_file(tmp_path: Path) -> None:
     second, _ = load_text(tmp_path, "include: [t.yaml]\n")
     assert first is not None and second is not None
     assert first.sha256 != second.sha256
+
+
+def test_fast_path_uses_libyaml_when_pyyaml_has_it() -> None:
+    # A silent fall back to PyYAML's pure-Python parser made large specs 5x slower once.
+    import yaml
+
+    from compiler import yaml12
+
+    if yaml.__with_libyaml__:
+        assert yaml12._Parser is not None
+        assert yaml12._Composer.__mro__[1] is yaml12._Parser

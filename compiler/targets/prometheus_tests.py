@@ -43,33 +43,40 @@ def _series_per_step(segments: tuple[tuple[int, float], ...]) -> list[float]:
     return out
 
 
-def _mean(values: list[float]) -> float:
-    return sum(values) / len(values) if values else 0.0
+def _prefix_sums(values: list[float]) -> list[float]:
+    sums = [0.0]
+    for value in values:
+        sums.append(sums[-1] + value)
+    return sums
 
 
-def _ratio(sp: SloPlan, errors: list[float], t: int, window: int, step: int) -> float:
-    """Error ratio over `window` at step t; errors[i] is the state in (i-1, i]."""
+def _ratio(sums: list[float], t: int, window: int, step: int, *, ratio_sli: bool) -> float:
+    """Mean error ratio over `window` at step t, from prefix sums of the per-step states
+    (errors[i] is the state in (i-1, i]); ratio SLIs see rate() windows, which start after
+    the first sample."""
     span = window // step
-    if s.uses_requests(sp):
-        return _mean(errors[max(1, t - span + 1) : t + 1])
-    return _mean(errors[max(0, t - span) : t + 1])
+    start = max(1, t - span + 1) if ratio_sli else max(0, t - span)
+    end = t + 1
+    return (sums[end] - sums[start]) / (end - start) if end > start else 0.0
 
 
 def expected(sp: SloPlan, sc: Scenario, step: int) -> dict[str, bool | None]:
     """Alert name → fires at the end of the scenario (None: too close to call)."""
     errors = [sc.segments[0][1], *_series_per_step(sc.segments)]
+    sums = _prefix_sums(errors)
+    ratio_sli = s.uses_requests(sp)
     end = len(errors) - 1
     guard = sp.slo.alerting.min_request_rate or 0.0
     result: dict[str, bool | None] = {}
     for bw in s.enabled_windows(sp):
         threshold = s.threshold_value(sp, bw)
-        guarded = guard is not None and s.uses_requests(sp)
+        guarded = guard is not None and ratio_sli
         # Firing at the end needs the condition at every evaluation of the last `for:`.
         states: set[bool | None] = set()
         for t in range(end - bw.hold // step, end + 1):
             state: bool | None = True
             for window in (bw.short, bw.long):
-                value = _ratio(sp, errors, t, window, step)
+                value = _ratio(sums, t, window, step, ratio_sli=ratio_sli)
                 if abs(value - threshold) <= MARGIN * threshold:
                     state = None if state is not False else False
                 elif value < threshold:
