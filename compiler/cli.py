@@ -234,8 +234,11 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 def _compile(
     spec: str, out: str, only: str | None, fmt: str
-) -> tuple[Any, list[Any], Any, list[str] | None]:
-    """Front end, plan and targets; exits 1 after printing diagnostics when the spec is invalid."""
+) -> tuple[Any, list[Any], Any, list[str] | None, Sink]:
+    """Front end, plan and targets; exits 1 after printing diagnostics when the spec is invalid.
+
+    Text and github diagnostics (warnings) are printed here; json and sarif are one document,
+    which the caller prints once, at the end."""
     from compiler.targets import REGISTRY
 
     selected: list[str] | None = None
@@ -266,7 +269,7 @@ def _compile(
         emit_diagnostics(sink, fmt, notes=False)
     artifacts = render_all(plan, names)
     info = LockInfo(plan.version, plan.spec_path, plan.spec_sha256)
-    return plan, artifacts, info, selected
+    return plan, artifacts, info, selected, sink
 
 
 _OUT_HELP = "Output folder (the generated tree; see README for its layout)."
@@ -312,8 +315,10 @@ def build(spec: str, out: str, only: str | None, fmt: str) -> None:
     OUT untouched, files mlopsc did not generate are never overwritten, and generated files
     that no longer belong are removed."""
 
-    _, artifacts, info, selected = _compile(spec, out, only, fmt)
+    _, artifacts, info, selected, sink = _compile(spec, out, only, fmt)
     changed, removed = write_or_exit(out, artifacts, info, set(selected) if selected else None)
+    if fmt in ("json", "sarif"):
+        emit_diagnostics(sink, fmt, notes=False)
     click.echo(
         f"mlopsc: built {len(artifacts)} files into {out} "
         f"({changed} written, {len(artifacts) - changed} unchanged, {len(removed)} removed)",
@@ -331,7 +336,7 @@ def check(spec: str, out: str, fmt: str) -> None:
     missing, hand-edited or extra generated file and exit 1."""
     from compiler.emit import EmitError, check_outputs
 
-    _, artifacts, info, _ = _compile(spec, out, None, fmt)
+    _, artifacts, info, _, _ = _compile(spec, out, None, fmt)
     try:
         findings = check_outputs(out, artifacts, info)
     except EmitError as exc:
@@ -459,12 +464,14 @@ def report(spec: str, out: str, history_depth: int, fmt: str) -> None:
     from compiler.history import spec_history
     from compiler.targets.docs import render_documents
 
-    plan, _, info, _ = _compile(spec, out, "docs", fmt)
+    plan, _, info, _, sink = _compile(spec, out, "docs", fmt)
     history = spec_history(spec, includes=list(plan.index.project.include), depth=history_depth)
     artifacts = [
         dataclasses.replace(a, target="docs") for a in render_documents(plan, history=history)
     ]
     changed, _removed = write_or_exit(out, artifacts, info, {"docs"})
+    if fmt in ("json", "sarif"):
+        emit_diagnostics(sink, fmt, notes=False)
     click.echo(
         f"mlopsc: wrote the audit documents into {out} ({changed} of {len(artifacts)} files changed)",
         err=True,

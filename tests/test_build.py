@@ -163,3 +163,14 @@ def test_argocd_needs_a_repository(tmp_path: Path) -> None:
     assert "MLC408" in result.stderr and "repository" in result.stderr
     only = run_mlopsc("build", str(spec), "-o", str(tmp_path / "o"), "--only", "kubernetes")
     assert only.returncode == 0, only.stderr
+
+
+def test_build_json_prints_one_document_with_the_warnings(tmp_path: Path) -> None:
+    proj = _copy_example(tmp_path)
+    spec = proj / "mlops.yaml"
+    text = spec.read_text()
+    spec.write_text(text[: text.index("  waivers:")])  # GDPR-004 is no longer waived
+    result = run_mlopsc("build", str(spec), "-o", str(tmp_path / "o"), "--format", "json")
+    assert result.returncode == 0, result.stderr
+    found = json.loads(result.stdout)
+    assert [(d["code"], d["severity"]) for d in found] == [("GDPR-004", "warning")]
