@@ -296,6 +296,14 @@ NEEDS_REPOSITORY = _code(
     "a target needs a key the spec does not set",
     "For example the argocd target needs metadata.repository; build with --only to leave it out.",
 )
+LATENCY_BUCKET = _code(
+    "MLC330",
+    "latency threshold is not a histogram bucket",
+    "A latency SLI counts requests in the histogram bucket whose upper bound is the threshold. "
+    "KServe's model server uses prometheus_client's default buckets (5ms, 10ms, 25ms, 50ms, "
+    "75ms, 100ms, 250ms, 500ms, 750ms, 1s, 2.5s, 5s, 7.5s, 10s); any other threshold matches no "
+    "bucket and the SLI has no data.",
+)
 
 
 def codes() -> dict[str, Code]:

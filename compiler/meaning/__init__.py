@@ -22,6 +22,7 @@ from compiler.spec.models import (
     Source,
     Team,
 )
+from compiler.spec.types import duration_seconds
 
 
 @dataclass(frozen=True)
@@ -312,6 +313,23 @@ class _Checker:
                 self.err(dx.BAD_VALUE, f"with this override: {error['msg']}", (*path, *loc))
             return None
 
+    def latency_bucket(self, model: Model, threshold: str, path: Path) -> None:
+        """KServe's histograms have fixed buckets; a threshold between them reads nothing."""
+        if model.serving.runtime != "kserve" or model.serving.mode != "realtime":
+            return
+        seconds = duration_seconds(threshold)
+        if any(abs(seconds - b) < 1e-9 for b in KSERVE_BUCKETS):
+            return
+        nearest = min(KSERVE_BUCKETS, key=lambda b: abs(b - seconds))
+        shown = f"{round(nearest * 1000)}ms" if nearest < 1 else f"{nearest:g}s"
+        self.sink.warning(
+            dx.LATENCY_BUCKET,
+            f"latency threshold {threshold} is not a bucket of KServe's request_predict_seconds "
+            "histogram: the SLI would have no data",
+            self.smap.span(path),
+            hint=f"use a bucket boundary, e.g. {shown}",
+        )
+
     def kserve(self, model: Model, base: Path) -> None:
         """What KServe's storage initializer and runtimes cannot serve."""
         servings = [
@@ -418,6 +436,8 @@ class _Checker:
                             ref, [f.ref for f in self.ix.model_features.get(model.name, [])]
                         ),
                     )
+            if kind == "latency" and slo.sli.latency is not None:
+                self.latency_bucket(model, slo.sli.latency.threshold, (*kpath, "threshold"))
             if kind == "freshness" and (model.training is None or model.training.schedule is None):
                 self.err(
                     dx.SLI_MISFIT,
@@ -491,6 +511,10 @@ class _Checker:
         self.slos()
         self.feature_store()
         return self.ix
+
+
+# prometheus_client's default Histogram buckets, which KServe's model server uses (seconds).
+KSERVE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
 
 
 def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> None:

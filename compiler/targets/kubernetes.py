@@ -429,6 +429,8 @@ def _inference_service(mp: ModelPlan) -> dict[str, Any]:
             "labels": dict(mp.labels),
             "annotations": {
                 "serving.kserve.io/deploymentMode": "Standard",
+                # the model server's request_predict_seconds histograms feed the SLO rules
+                "serving.kserve.io/enable-prometheus-scraping": "true",
                 "serving.kserve.io/autoscalerClass": "hpa",
             },
         },
