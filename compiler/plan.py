@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import posixpath
 from dataclasses import dataclass, field
 
 from compiler import __version__
@@ -133,6 +134,10 @@ class Plan:
 
     def owner(self, name: str | None) -> Team:
         return self.teams[name or self.index.project.metadata.owner]
+
+    def repo_path(self, *parts: str) -> str:
+        """A path inside the repository, under the build output folder (outputs.directory)."""
+        return posixpath.normpath(posixpath.join(self.index.project.outputs.directory, *parts))
 
     def header(self, comment: str) -> str:
         """The 'generated, do not edit' header in a format's comment syntax."""

@@ -174,3 +174,28 @@ def test_build_json_prints_one_document_with_the_warnings(tmp_path: Path) -> Non
     assert result.returncode == 0, result.stderr
     found = json.loads(result.stdout)
     assert [(d["code"], d["severity"]) for d in found] == [("GDPR-004", "warning")]
+
+
+def test_outputs_at_the_repository_root(tmp_path: Path) -> None:
+    proj = _copy_example(tmp_path)
+    spec = proj / "mlops.yaml"
+    spec.write_text(
+        spec.read_text().replace(
+            "governance:",
+            "outputs: {directory: ., github_workflows: .github/workflows}\n\ngovernance:",
+            1,
+        )
+    )
+    result = run_mlopsc("build", "mlops.yaml", "-o", ".", cwd=proj)
+    assert result.returncode == 0, result.stderr
+    app = (proj / "argocd" / "production.yaml").read_text()
+    assert "path: kubernetes/production\n" in app
+    owners = (proj / "github" / "CODEOWNERS").read_text()
+    assert "/kubernetes/production/ " in owners and "/.github/workflows/ " in owners
+    assert "/./" not in owners
+    assert (proj / ".github" / "workflows" / "mlopsc-pr.yml").exists()
+    assert run_mlopsc("check", "mlops.yaml", "-o", ".", cwd=proj).returncode == 0
+    bad = spec.read_text().replace("directory: .,", "directory: ../up,")
+    spec.write_text(bad)
+    result = run_mlopsc("validate", "mlops.yaml", cwd=proj)
+    assert result.returncode == 1 and "MLC217" in result.stderr

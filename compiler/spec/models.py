@@ -487,9 +487,9 @@ class Outputs(Strict):
 
     directory: str = _d(
         "Path of the build output folder inside the repository (what `mlopsc build -o` writes); "
-        "Argo CD and CI read the generated files there.",
+        "Argo CD and CI read the generated files there. `.` is the repository root.",
         default="deploy",
-        pattern=SAFE_RELATIVE_PATH,
+        pattern=r"^\.$|" + SAFE_RELATIVE_PATH,
     )
     revision: str = _d(
         "Git revision Argo CD syncs from.", default="HEAD", pattern=r"^[A-Za-z0-9._/-]+$"

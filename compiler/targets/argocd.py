@@ -22,7 +22,7 @@ def repo_url(repository: str) -> str:
 def application(plan: Plan, ep: EnvPlan) -> dict[str, Any]:
     project = plan.index.project
     repository = project.metadata.repository or ""
-    folder = f"{project.outputs.directory.strip('/')}/kubernetes/{ep.name}"
+    folder = plan.repo_path("kubernetes", ep.name)
     sync: dict[str, Any] = {
         "syncOptions": ["PruneLast=true", "ApplyOutOfSyncOnly=true"],
         "retry": {"limit": 5, "backoff": {"duration": "10s", "factor": 2, "maxDuration": "5m"}},

@@ -109,7 +109,7 @@ if (mine) {
 
 
 def pr_workflow(plan: Plan) -> dict[str, Any]:
-    paths = [*spec_paths(plan), f"{out_dir(plan)}/**"]
+    paths = [*spec_paths(plan), "**" if out_dir(plan) == "." else f"{out_dir(plan)}/**"]
     validate = {
         "name": "Validate and check",
         "runs-on": RUNNER,
@@ -316,7 +316,7 @@ def codeowners(plan: Plan) -> bytes:
     slo_owners = {s.owner.name for s in plan.slos}
     gov = approvers(plan)
     rules: list[tuple[str, set[str], str]] = [
-        (f"/{out}/", {owner}, "generated files: the project owner"),
+        *([(f"/{out}/", {owner}, "generated files: the project owner")] if out != "." else []),
         (f"/{plan.spec_path}", {owner} | gov, "the spec; it holds governance, so approvers too"),
     ]
     for pattern in plan.index.project.include:
@@ -327,15 +327,15 @@ def codeowners(plan: Plan) -> bytes:
         if ep.needs_approval:
             teams |= set(ep.env.approval.reviewers)
             note += " (approval required)"
-        rules.append((f"/{out}/kubernetes/{ep.name}/", teams, note))
-        rules.append((f"/{out}/argocd/{ep.name}.yaml", teams, note))
+        rules.append((f"/{plan.repo_path(f'kubernetes/{ep.name}')}/", teams, note))
+        rules.append((f"/{plan.repo_path(f'argocd/{ep.name}.yaml')}", teams, note))
     rules += [
-        (f"/{out}/monitoring/", {owner} | slo_owners, "alerts and dashboards"),
-        (f"/{out}/feast/", {owner} | data_owners, "feature repository"),
-        (f"/{out}/docs/", {owner} | gov, "audit documents: governance"),
-        (f"/{out}/{workflows_dir(plan)}/", {owner} | gov, "CI workflows"),
-        (f"/{out}/github/CODEOWNERS", {owner} | gov, "this file"),
-        (f"/{out}/gitlab/", {owner} | gov, "CI pipeline"),
+        (f"/{plan.repo_path('monitoring')}/", {owner} | slo_owners, "alerts and dashboards"),
+        (f"/{plan.repo_path('feast')}/", {owner} | data_owners, "feature repository"),
+        (f"/{plan.repo_path('docs')}/", {owner} | gov, "audit documents: governance"),
+        (f"/{plan.repo_path(workflows_dir(plan))}/", {owner} | gov, "CI workflows"),
+        (f"/{plan.repo_path('github/CODEOWNERS')}", {owner} | gov, "this file"),
+        (f"/{plan.repo_path('gitlab')}/", {owner} | gov, "CI pipeline"),
     ]
     lines = [plan.header("#").rstrip("\n"), "# The last matching pattern takes precedence."]
     for pattern, teams, note in rules:

@@ -59,7 +59,7 @@ def template() -> dict[str, Any]:
 
 
 def spec_rules(plan: Plan) -> list[dict[str, Any]]:
-    changes = [*spec_changes(plan), f"{out_dir(plan)}/**/*"]
+    changes = [*spec_changes(plan), "**/*" if out_dir(plan) == "." else f"{out_dir(plan)}/**/*"]
     return [
         {"if": MR, "changes": changes},
         {"if": DEFAULT_BRANCH, "changes": changes},
