@@ -12,6 +12,7 @@ from compiler import diagnostics as dx
 from compiler.diagnostics import Sink
 from compiler.load import Document, Path, SourceMap
 from compiler.spec.models import Project
+from compiler.spec.types import Duration, _duration
 
 _TYPE_NAMES = {
     "model_type": "a mapping",
@@ -212,6 +213,14 @@ def _report(error: Any, data: dict[str, Any], smap: SourceMap, sink: Sink) -> No
     if kind in _TYPE_NAMES or kind.endswith("_type") or kind == "is_instance_of":
         expected_kind = _TYPE_NAMES.get(kind, kind.removesuffix("_type"))
         subject = "a key" if is_key else _context(path)
+        if _is_duration(path) and isinstance(value, int | float) and not isinstance(value, bool):
+            sink.error(
+                dx.BAD_DURATION,
+                f"{subject}: {value} has no unit; durations are an integer and a unit",
+                span,
+                hint=f"write {value}d, {value}h, {value}m or {value}s",
+            )
+            return
         sink.error(
             dx.WRONG_TYPE,
             f"{subject} must be {expected_kind}, not {_kind_of(value)}",
@@ -228,6 +237,20 @@ def _report(error: Any, data: dict[str, Any], smap: SourceMap, sink: Sink) -> No
         sink.error(dx.OUT_OF_RANGE, f"{_context(path)}: {message[0].lower()}{message[1:]}", span)
         return
     sink.error(dx.BAD_VALUE, f"{_context(path)}: {message}", span)
+
+
+def _is_duration(path: Path) -> bool:
+    """Whether the field at `path` holds a duration (compiler.spec.types.Duration)."""
+    if not path or isinstance(path[-1], int):
+        return False
+    model = model_at(path[:-1])
+    field = _field(model, str(path[-1])) if model is not None else None
+    if field is None:
+        return False
+    annotations = [field.annotation, *get_args(field.annotation)]
+    return any(a == Duration for a in annotations) or any(
+        getattr(m, "func", None) is _duration for m in field.metadata
+    )
 
 
 def _expected(path: Path) -> list[str]:
