@@ -121,3 +121,39 @@ def test_explain() -> None:
     assert code == 1 and "unknown code 'MLC9999'" in err
     for c in dx.codes():
         assert run("explain", c)[0] == 0
+
+
+def test_validate_imports_nothing_heavy(tmp_path: Path) -> None:
+    """validate runs in every pre-commit: no kubernetes, jinja2 or jsonschema, and no CEL
+    engine unless the spec has policies (issue 2, Speed)."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\n"
+        "from compiler.cli import cli\n"
+        "try:\n"
+        "    cli.main(args=['validate', sys.argv[1]], prog_name='mlopsc')\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "heavy = ('kubernetes', 'jinja2', 'jsonschema', 'cel_expr_python')\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & set(heavy)))\n"
+    )
+    root = Path(__file__).resolve().parent.parent
+    with_policies = root / "examples" / "payments-ml" / "mlops.yaml"
+    text = with_policies.read_text()
+    without = tmp_path / "mlops.yaml"
+    without.write_text(text[: text.index("  policies:")] + text[text.index("  waivers:") :])
+    seen = {}
+    for name, spec in (("policies", with_policies), ("none", without)):
+        done = subprocess.run(
+            [sys.executable, "-c", probe, str(spec)],
+            capture_output=True,
+            text=True,
+            cwd=root,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        seen[name] = done.stdout.strip().splitlines()[-1]
+    assert seen["none"] == "[]"
+    assert seen["policies"] == "['cel_expr_python']"
