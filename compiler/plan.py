@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import posixpath
 from dataclasses import dataclass, field
 
@@ -147,11 +148,17 @@ class Plan:
         )
 
 
+def label_value(text: str) -> str:
+    """A Kubernetes label value: semver build metadata (`+`) is not allowed there."""
+    cleaned = re.sub(r"[^A-Za-z0-9_.-]", "_", text)[:63]
+    return cleaned.strip("_.-") or "none"
+
+
 def model_labels(base: dict[str, str], model: Model, owner: str) -> dict[str, str]:
     labels = {
         **base,
         "app.kubernetes.io/name": model.name,
-        "app.kubernetes.io/version": model.version,
+        "app.kubernetes.io/version": label_value(model.version),
         "mlopsc/model": model.name,
         "mlopsc/owner": owner,
         "mlopsc/risk": model.risk,

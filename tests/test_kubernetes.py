@@ -222,3 +222,11 @@ def test_canary_replicas_approximate_the_share() -> None:
     assert canary_replicas(10, 50) == 10
     assert canary_replicas(3, 25) == 1
     assert canary_replicas(6, 40) == 4
+
+
+def test_label_values_are_valid_for_any_semver() -> None:
+    from compiler.plan import label_value
+
+    assert label_value("3.2.0") == "3.2.0"
+    assert label_value("1.0.0-rc.1+build.5") == "1.0.0-rc.1_build.5"
+    assert len(label_value("1.0.0-" + "a" * 80)) <= 63
