@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import posixpath
+import re
 from dataclasses import dataclass, field
 
 from compiler import __version__
