@@ -289,14 +289,22 @@ format_option = click.option(
 def write_or_exit(
     out: str, artifacts: list[Any], info: Any, only: set[str] | None
 ) -> tuple[int, list[str]]:
-    """Write the outputs; a foreign file exits 1, an I/O problem 2, each with its path."""
+    """Write the outputs; a foreign file exits 1, an I/O problem 2, each with its path.
+    Hand edits that the build overwrote are said, so nobody loses work silently."""
     from compiler.emit import EmitError, write_outputs
 
     try:
-        return write_outputs(out, artifacts, info, only=only)
+        written = write_outputs(out, artifacts, info, only=only)
     except EmitError as exc:
         click.echo(f"{os.path.join(out, exc.path)}: error[{exc.code}]: {exc}", err=True)
         sys.exit(1 if exc.code == dx.FOREIGN_FILE else 2)
+    for rel in written.edited:
+        click.echo(
+            f"{os.path.join(out, rel)}: warning[{dx.EDITED}]: hand edits replaced by the "
+            "generated file (change the spec instead)",
+            err=True,
+        )
+    return written.changed, written.removed
 
 
 @cli.command()

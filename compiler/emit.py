@@ -145,10 +145,19 @@ def _file_sha(path: str) -> str | None:
         return "<dir>"
 
 
+@dataclass(frozen=True)
+class Written:
+    """What a build did to the output folder."""
+
+    changed: int
+    removed: list[str]
+    edited: list[str]  # generated files that had been edited by hand, now overwritten
+
+
 def write_outputs(
     out_dir: str, artifacts: list[Artifact], info: LockInfo, *, only: set[str] | None = None
-) -> tuple[int, list[str]]:
-    """Replace the generated files under out_dir; return (files changed, files removed)."""
+) -> Written:
+    """Replace the generated files under out_dir."""
     previous = read_lock(out_dir) or {}
     wanted = {a.path: a for a in artifacts}
     entries = lock_entries(artifacts, previous, only)
@@ -170,6 +179,13 @@ def write_outputs(
         rel for rel, art in wanted.items() if _file_sha(os.path.join(out_dir, rel)) != art.sha256
     ]
     removed = sorted(set(previous) - set(entries))
+    edited = sorted(
+        rel
+        for rel in [*changed, *removed]
+        if rel in previous
+        and (sha := _file_sha(os.path.join(out_dir, rel))) is not None
+        and sha != previous[rel][0]
+    )
     os.makedirs(out_dir, exist_ok=True)
     stage = tempfile.mkdtemp(prefix=".mlopsc-stage-", dir=out_dir)
     try:
@@ -182,7 +198,7 @@ def write_outputs(
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     _prune_dirs(out_dir, removed)
-    return len(changed), removed
+    return Written(len(changed), removed, edited)
 
 
 def _swap(out_dir: str, stage: str, new: list[str], stale: list[str], lock: bytes) -> None:

@@ -107,7 +107,9 @@ def test_check_reports_each_kind_of_drift(tmp_path: Path) -> None:
     assert ("MLC403", "kubernetes/staging/namespace.yaml") in found
     assert ("MLC402", "kubernetes/production/model-fraud-detector.yaml") in found
     assert ("MLC402", "mlopsc.lock.json") in found
-    assert run_mlopsc("build", str(spec), "-o", str(out)).returncode == 0
+    rebuilt = run_mlopsc("build", str(spec), "-o", str(out))
+    assert rebuilt.returncode == 0
+    assert "argocd/staging.yaml: warning[MLC404]: hand edits replaced" in rebuilt.stderr
     assert run_mlopsc("check", str(spec), "-o", str(out)).returncode == 0
 
 

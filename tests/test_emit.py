@@ -26,10 +26,8 @@ def tree(root: Path) -> dict[str, bytes]:
 
 def test_first_build_writes_files_and_lock(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    changed, removed = write_outputs(
-        str(out), [art("a/b.yaml", "x: 1\n"), art("c.txt", "hi")], INFO
-    )
-    assert (changed, removed) == (2, [])
+    written = write_outputs(str(out), [art("a/b.yaml", "x: 1\n"), art("c.txt", "hi")], INFO)
+    assert (written.changed, written.removed, written.edited) == (2, [], [])
     assert (out / "a/b.yaml").read_text() == "x: 1\n"
     lock = json.loads((out / LOCK).read_text())
     assert set(lock["files"]) == {"a/b.yaml", "c.txt"}
@@ -41,9 +39,9 @@ def test_first_build_writes_files_and_lock(tmp_path: Path) -> None:
 def test_rebuild_removes_files_that_no_longer_belong(tmp_path: Path) -> None:
     out = tmp_path / "out"
     write_outputs(str(out), [art("x/old.yaml", "1"), art("keep.yaml", "2")], INFO)
-    changed, removed = write_outputs(str(out), [art("keep.yaml", "2")], INFO)
-    assert changed == 0
-    assert removed == ["x/old.yaml"]
+    written = write_outputs(str(out), [art("keep.yaml", "2")], INFO)
+    assert written.changed == 0
+    assert written.removed == ["x/old.yaml"]
     assert not (out / "x").exists()  # the emptied folder goes too
     assert (out / "keep.yaml").exists()
 
@@ -173,3 +171,13 @@ def test_yaml_text_has_no_anchors_and_keeps_order() -> None:
     text = emit.yaml_text([{"z": shared, "y": shared}], header="# h\n").decode()
     assert "&" not in text and "*" not in text
     assert text.startswith("# h\nz:\n  b: 1\n  a: 2\n")
+
+
+def test_overwritten_hand_edits_are_reported(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    write_outputs(str(out), [art("a.yaml", "1"), art("b.yaml", "1"), art("gone.yaml", "1")], INFO)
+    (out / "a.yaml").write_text("hand edit")
+    (out / "gone.yaml").write_text("hand edit")
+    written = write_outputs(str(out), [art("a.yaml", "1"), art("b.yaml", "2")], INFO)
+    assert written.edited == ["a.yaml", "gone.yaml"]
+    assert (out / "a.yaml").read_text() == "1"
