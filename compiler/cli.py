@@ -259,8 +259,13 @@ def _compile(
     from compiler.targets import preflight, render_all
 
     plan = build_plan(checked, out_dir=out)
-    names = selected or list(REGISTRY)
-    preflight(plan, names, checked.document.source_map, sink)
+    names = preflight(
+        plan,
+        selected or list(REGISTRY),
+        checked.document.source_map,
+        sink,
+        explicit=selected is not None,
+    )
     if sink.has_errors:
         emit_diagnostics(sink, fmt, notes=False)
         click.echo(f"mlopsc: {spec}: cannot build ({summary(sink)}); nothing written", err=True)

@@ -294,7 +294,8 @@ NO_LOCK = _code(
 NEEDS_REPOSITORY = _code(
     "MLC408",
     "a target needs a key the spec does not set",
-    "For example the argocd target needs metadata.repository; build with --only to leave it out.",
+    "For example the argocd target needs metadata.repository. In a full build the target is "
+    "left out with this warning; named with --only, it is an error.",
 )
 LATENCY_BUCKET = _code(
     "MLC330",

@@ -160,11 +160,15 @@ def test_argocd_needs_a_repository(tmp_path: Path) -> None:
     proj = _copy_example(tmp_path)
     spec = proj / "mlops.yaml"
     spec.write_text(spec.read_text().replace("  repository: github.com/acme/payments-ml\n", ""))
-    result = run_mlopsc("build", str(spec), "-o", str(tmp_path / "o"))
-    assert result.returncode == 1
-    assert "MLC408" in result.stderr and "repository" in result.stderr
-    only = run_mlopsc("build", str(spec), "-o", str(tmp_path / "o"), "--only", "kubernetes")
-    assert only.returncode == 0, only.stderr
+    full = run_mlopsc("build", str(spec), "-o", str(tmp_path / "o"))
+    assert full.returncode == 0, full.stderr
+    assert "warning[MLC408]" in full.stderr and "argocd target is left out" in full.stderr
+    assert not (tmp_path / "o" / "argocd").exists()
+    assert (tmp_path / "o" / "kubernetes" / "production").is_dir()
+    named = run_mlopsc("build", str(spec), "-o", str(tmp_path / "p"), "--only", "argocd")
+    assert named.returncode == 1
+    assert "error[MLC408]" in named.stderr
+    assert not (tmp_path / "p").exists()
 
 
 def test_build_json_prints_one_document_with_the_warnings(tmp_path: Path) -> None:

@@ -50,11 +50,23 @@ def render_all(plan: Plan, names: list[str]) -> list[Artifact]:
     return [artifacts[p] for p in sorted(artifacts)]
 
 
-def preflight(plan: Plan, names: list[str], smap: SourceMap, sink: Sink) -> None:
-    """Let each target report what it needs from the spec before anything is rendered."""
+def preflight(
+    plan: Plan, names: list[str], smap: SourceMap, sink: Sink, *, explicit: bool
+) -> list[str]:
+    """Let each target say what it needs from the spec before anything is rendered.
+
+    A target the user named with --only and cannot build is an error; in a full build it is
+    left out with a warning, so an optional key (metadata.repository) never fails a build.
+    Returns the targets to render."""
+    kept: list[str] = []
     for name in names:
-        module = load_target(name)
-        check = getattr(module, "preflight", None)
-        if check is not None:
-            for code, message, path in check(plan):
+        check = getattr(load_target(name), "preflight", None)
+        problems = check(plan) if check is not None else []
+        for code, message, path in problems:
+            if explicit:
                 sink.error(code, message, smap.span(path))
+            else:
+                sink.warning(code, f"{message}; the {name} target is left out", smap.span(path))
+        if not problems:
+            kept.append(name)
+    return kept
