@@ -1,0 +1,155 @@
+"""Meaning checks of what the generated outputs' consumers cannot express: KServe's
+storage and histograms, Feast's stores, PromQL shape. Mixed into the meaning checker."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from compiler import diagnostics as dx
+from compiler.spec.types import duration_seconds
+
+if TYPE_CHECKING:
+    from compiler.diagnostics import Sink
+    from compiler.load import Path, SourceMap
+    from compiler.meaning import Index
+    from compiler.spec.models import Model, Project
+
+# prometheus_client's default Histogram buckets, which KServe's model server uses (seconds).
+KSERVE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
+
+
+class RuntimeChecks:
+    """Checks that need the checker's tables; `err` is the checker's."""
+
+    p: Project
+    ix: Index
+    smap: SourceMap
+    sink: Sink
+
+    def err(self, code: str, message: str, path: Path, hint: str | None = None) -> None:
+        raise NotImplementedError
+
+    def latency_bucket(self, model: Model, threshold: str, path: Path) -> None:
+        """KServe's histograms have fixed buckets; a threshold between them reads nothing."""
+        if model.serving.runtime != "kserve" or model.serving.mode != "realtime":
+            return
+        seconds = duration_seconds(threshold)
+        if any(abs(seconds - b) < 1e-9 for b in KSERVE_BUCKETS):
+            return
+        nearest = min(KSERVE_BUCKETS, key=lambda b: abs(b - seconds))
+        shown = f"{round(nearest * 1000)}ms" if nearest < 1 else f"{nearest:g}s"
+        self.sink.warning(
+            dx.LATENCY_BUCKET,
+            f"latency threshold {threshold} is not a bucket of KServe's request_predict_seconds "
+            "histogram: the SLI would have no data",
+            self.smap.span(path),
+            hint=f"use a bucket boundary, e.g. {shown}",
+        )
+
+    def kserve(self, model: Model, base: Path) -> None:
+        """What KServe's storage initializer and runtimes cannot serve."""
+        from compiler.meaning import merged_serving
+
+        servings = [
+            model.serving,
+            *(
+                merged_serving(model, env)
+                for env in model.serving.overrides
+                if env in self.ix.environments
+            ),
+        ]
+        if not any(s.mode == "realtime" and s.runtime == "kserve" for s in servings):
+            return
+        if model.artifact.uri.startswith("models:/"):
+            self.err(
+                dx.UNSUPPORTED,
+                "KServe cannot download an MLflow registry URI (models:/...)",
+                (*base, "artifact", "uri"),
+                hint="give the artifact's storage URI (s3://, gs://, https://) or serve with runtime 'deployment'",
+            )
+        if model.framework == "custom" and not any(
+            s.image for s in servings if s.runtime == "kserve"
+        ):
+            self.err(
+                dx.SERVING_IMAGE,
+                "a custom-framework model on KServe needs serving.image (there is no built-in runtime)",
+                (*base, "framework"),
+            )
+
+    def feature_store(self) -> None:
+        """What the Feast target cannot express (issue 7), located at the offending key."""
+        store = self.p.feature_store
+        base: Path = ("feature_store",)
+        warehouse = store.offline_store.type
+        if warehouse in ("bigquery", "snowflake", "redshift", "postgres"):
+            used = {v.source for v in self.p.features}
+            for i, src in enumerate(self.p.sources):
+                if src.name in used and src.kind not in (warehouse, "kafka"):
+                    self.err(
+                        dx.FEAST_UNSUPPORTED,
+                        f"the {warehouse} offline store cannot read {src.kind} source '{src.name}'",
+                        ("sources", i, "kind"),
+                        hint=f"use {warehouse} sources, or offline_store type file for file sources",
+                    )
+        for kafka, batch in store.batch_sources.items():
+            where: Path = (*base, "batch_sources", kafka)
+            stream = self.ix.sources.get(kafka)
+            if stream is None or stream.kind != "kafka":
+                self.err(
+                    dx.FEAST_UNSUPPORTED,
+                    f"batch_sources key '{kafka}' is not a kafka source",
+                    where,
+                )
+            target = self.ix.sources.get(batch)
+            if target is None or target.kind == "kafka":
+                self.err(
+                    dx.FEAST_UNSUPPORTED,
+                    f"batch source '{batch}' of '{kafka}' is not a declared non-kafka source",
+                    where,
+                )
+        online = store.online_store
+        if online.type == "postgres" and not (online.host and online.database):
+            self.err(
+                dx.FEAST_UNSUPPORTED,
+                "a postgres online store needs 'host' and 'database'",
+                (*base, "online_store", "type"),
+            )
+        names = {s.name for s in self.p.sources}
+        for i, src in enumerate(self.p.sources):
+            if (
+                src.kind == "kafka"
+                and src.name not in store.batch_sources
+                and f"{src.name}_batch" in names
+            ):
+                self.err(
+                    dx.FEAST_UNSUPPORTED,
+                    f"kafka source '{src.name}' needs the name '{src.name}_batch' for its history file",
+                    ("sources", i, "name"),
+                    hint="name it in feature_store.batch_sources instead",
+                )
+
+
+def promql_problem(query: str) -> str | None:
+    """A cheap structural check of a PromQL query with {{window}}; promtool judges the rest."""
+    if "{{window}}" not in query.replace(" ", ""):
+        return "the query must use {{window}} as its range, e.g. rate(x[{{window}}])"
+    text = query.replace("{{window}}", "5m")
+    pairs = {")": "(", "]": "[", "}": "{"}
+    stack: list[str] = []
+    quote: str | None = None
+    for ch in text:
+        if quote:
+            if ch == quote:
+                quote = None
+            continue
+        if ch in "\"'`":
+            quote = ch
+        elif ch in "([{":
+            stack.append(ch)
+        elif ch in pairs and (not stack or stack.pop() != pairs[ch]):
+            return f"unbalanced '{ch}'"
+    if quote:
+        return "unterminated string"
+    if stack:
+        return f"unclosed '{stack[-1]}'"
+    return None
