@@ -402,7 +402,8 @@ def diff(spec: str, base: str, fmt: str) -> None:
     """What the change from the spec at GIT_REF to the working tree's SPEC means: objects
     added, removed and changed (old → new), rules newly failing or passing, waivers, approvals
     needed and the generated files that change. Exit 0 whenever both sides could be read."""
-    from compiler.diff import GitProblem, render_json, render_markdown, render_text, semantic_diff
+    from compiler.diff import render_json, render_markdown, render_text, semantic_diff
+    from compiler.gitspec import GitProblem
     from compiler.pipeline import today
 
     _check_file(spec)

@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import posixpath
 import re
 import shutil
-import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from typing import Any
 
 from compiler.diagnostics import Severity, Sink
+from compiler.gitspec import git_root, materialize, resolve_ref
 
 SECTIONS: tuple[tuple[str, str, str], ...] = (
     # (spec key, kind shown, key field)
@@ -33,10 +32,6 @@ SECTIONS: tuple[tuple[str, str, str], ...] = (
 FAILING = ("fail", "warning")
 _DIGEST = re.compile(r"sha256:([0-9a-f]{12})[0-9a-f]{52}")
 _MISSING = object()
-
-
-class GitProblem(Exception):
-    """Not a git repository, or the ref names no commit: a usage problem (exit 2)."""
 
 
 # --------------------------------------------------------------------------- reading sides
@@ -57,83 +52,6 @@ class Side:
     reviewers: dict[str, list[str]] = field(default_factory=dict)  # gated env → reviewers
     files: dict[str, str] | None = None  # generated path → sha256
     render_problem: str | None = None
-
-
-def _git(root: str, *args: str) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(["git", "-C", root, *args], capture_output=True, timeout=60, check=False)
-
-
-def git_root(path: str) -> str:
-    """The top folder of the git work tree holding `path`."""
-    folder = os.path.dirname(os.path.abspath(path)) or "."
-    try:
-        done = _git(folder, "rev-parse", "--show-toplevel")
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise GitProblem(f"cannot run git: {exc}") from None
-    if done.returncode != 0:
-        raise GitProblem(f"{folder} is not inside a git repository")
-    return done.stdout.decode().strip()
-
-
-def resolve_ref(root: str, ref: str) -> str:
-    """The commit a ref names."""
-    if not ref or ref.startswith("-"):
-        raise GitProblem(f"'{ref}' is not a git ref")
-    done = _git(root, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}")
-    if done.returncode != 0:
-        raise GitProblem(f"'{ref}' names no commit in {root}")
-    return done.stdout.decode().strip()
-
-
-def _includes(content: bytes) -> list[str]:
-    """The `include:` patterns of a spec file, or none when it does not parse."""
-    import yaml
-
-    try:
-        data = yaml.safe_load(content)
-    except (yaml.YAMLError, UnicodeDecodeError, RecursionError):
-        return []
-    found = data.get("include") if isinstance(data, dict) else None
-    return [p for p in found if isinstance(p, str)] if isinstance(found, list) else []
-
-
-def _matches(name: str, pattern: str) -> bool:
-    # fnmatch's `*` also crosses `/`, so this selects a superset of what glob finds; the
-    # loader globs the copy exactly. `**/` may match no folder at all, as in glob.
-    import fnmatch
-
-    pattern = posixpath.normpath(pattern)
-    return fnmatch.fnmatchcase(name, pattern) or fnmatch.fnmatchcase(
-        name, pattern.replace("**/", "")
-    )
-
-
-def _materialize(root: str, commit: str, spec_rel: str, into: str) -> bool:
-    """Write the spec at `commit` and the files it includes into `into`; False if absent."""
-    listing = _git(root, "ls-tree", "-r", "-z", "--name-only", commit)
-    if listing.returncode != 0:
-        raise GitProblem(listing.stderr.decode(errors="replace").strip() or "git ls-tree failed")
-    names = [n for n in listing.stdout.decode().split("\0") if n]
-    if spec_rel not in names:
-        return False
-    queue, seen = [spec_rel], {spec_rel}
-    while queue:
-        name = queue.pop(0)
-        shown = _git(root, "show", f"{commit}:{name}")
-        if shown.returncode != 0:
-            raise GitProblem(f"cannot read {name} at {commit[:12]}")
-        target = os.path.join(into, *name.split("/"))
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        with open(target, "wb") as handle:
-            handle.write(shown.stdout)
-        folder = posixpath.dirname(name)
-        for pattern in _includes(shown.stdout):
-            full = posixpath.join(folder, pattern)
-            for other in names:
-                if other not in seen and _matches(other, full):
-                    seen.add(other)
-                    queue.append(other)
-    return True
 
 
 def _problem_lines(sink: Sink, tmp: str | None, prefix: str) -> list[str]:
@@ -226,7 +144,7 @@ def read_base(spec: str, ref: str, *, today: dt.date) -> Side:
     side = Side(label=ref)
     tmp = tempfile.mkdtemp(prefix="mlopsc-diff-")
     try:
-        if not _materialize(root, commit, spec_rel, tmp):
+        if not materialize(root, commit, spec_rel, tmp):
             return side
         analyse(
             os.path.join(tmp, *spec_rel.split("/")), side, today=today, tmp=tmp, prefix=f"{ref}:"
@@ -698,49 +616,3 @@ def _md_escape(value: Any) -> str:
     for ch in ("\\", "|", "`", "<", ">", "*", "_"):
         text = text.replace(ch, "\\" + ch)
     return text.replace("\n", " ")
-
-
-def commit_changes(spec: str, commit: str, *, limit: int = 6) -> str:
-    """What one commit did to the spec, in one line, as `mlopsc diff` sees it (for history)."""
-    try:
-        root = git_root(spec)
-    except GitProblem:
-        return ""
-    spec_rel = os.path.relpath(os.path.abspath(spec), root).replace(os.sep, "/")
-    sides: list[dict[str, Any] | None] = []
-    for ref in (f"{commit}^", commit):
-        tmp = tempfile.mkdtemp(prefix="mlopsc-history-")
-        try:
-            parent_exists = _git(root, "rev-parse", "--verify", "--quiet", ref).returncode == 0
-            if not parent_exists or not _materialize(root, ref, spec_rel, tmp):
-                sides.append(None)
-                continue
-            from compiler.load import load_spec
-
-            doc = load_spec(os.path.join(tmp, *spec_rel.split("/")), Sink())
-            sides.append(doc.data if doc is not None else None)
-        except GitProblem:
-            sides.append(None)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-    old, new = sides
-    if new is None:
-        return ""
-    if old is None:
-        return "spec created"
-    changes = compare_objects(old, new)
-    if not changes:
-        return "no change in meaning"
-    parts = []
-    for c in changes[:limit]:
-        if c.action == "changed" and c.fields:
-            first = c.fields[0]
-            more = f" and {len(c.fields) - 1} more" if len(c.fields) > 1 else ""
-            parts.append(
-                f"{c.kind} {c.name}: {first.path} {show(first.old)} → {show(first.new)}{more}"
-            )
-        else:
-            parts.append(f"{c.kind} {c.name} {c.action}")
-    if len(changes) > limit:
-        parts.append(f"{len(changes) - limit} more")
-    return "; ".join(parts)

@@ -10,8 +10,15 @@ history is part of `mlopsc report` only (see docs/audit.md).
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass
+from typing import Any
+
+from compiler.diagnostics import Sink
+from compiler.diff import compare_objects, show
+from compiler.gitspec import GitProblem, git_ok, git_root, materialize
 
 DEFAULT_DEPTH = 20
 _SEP = "\x1f"
@@ -87,8 +94,6 @@ def spec_history(
     )
     if out is None:
         return History((), "The spec's folder is a git repository with no commits yet.", depth)
-    from compiler.diff import commit_changes
-
     commits = []
     for record in out.split(_END):
         fields = record.strip("\n").split(_SEP)
@@ -99,3 +104,49 @@ def spec_history(
         return History((), "No commit touches the spec yet: it has never been committed.", depth)
     more = "" if len(commits) < depth else f" (the last {depth}; older commits are left out)"
     return History(tuple(commits), f"Commits that changed the spec, newest first{more}.", depth)
+
+
+def commit_changes(spec: str, commit: str, *, limit: int = 6) -> str:
+    """What one commit did to the spec, in one line, as `mlopsc diff` sees it (for history)."""
+    try:
+        root = git_root(spec)
+    except GitProblem:
+        return ""
+    spec_rel = os.path.relpath(os.path.abspath(spec), root).replace(os.sep, "/")
+    sides: list[dict[str, Any] | None] = []
+    for ref in (f"{commit}^", commit):
+        tmp = tempfile.mkdtemp(prefix="mlopsc-history-")
+        try:
+            parent_exists = git_ok(root, "rev-parse", "--verify", "--quiet", ref)
+            if not parent_exists or not materialize(root, ref, spec_rel, tmp):
+                sides.append(None)
+                continue
+            from compiler.load import load_spec
+
+            doc = load_spec(os.path.join(tmp, *spec_rel.split("/")), Sink())
+            sides.append(doc.data if doc is not None else None)
+        except GitProblem:
+            sides.append(None)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    old, new = sides
+    if new is None:
+        return ""
+    if old is None:
+        return "spec created"
+    changes = compare_objects(old, new)
+    if not changes:
+        return "no change in meaning"
+    parts = []
+    for c in changes[:limit]:
+        if c.action == "changed" and c.fields:
+            first = c.fields[0]
+            more = f" and {len(c.fields) - 1} more" if len(c.fields) > 1 else ""
+            parts.append(
+                f"{c.kind} {c.name}: {first.path} {show(first.old)} → {show(first.new)}{more}"
+            )
+        else:
+            parts.append(f"{c.kind} {c.name} {c.action}")
+    if len(changes) > limit:
+        parts.append(f"{len(changes) - limit} more")
+    return "; ".join(parts)

@@ -1,0 +1,94 @@
+"""The spec as it was at a git commit: the spec file and every file its `include:` names,
+read with `git show` (list arguments, never a shell) into a folder of their own."""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import subprocess
+
+
+class GitProblem(Exception):
+    """Not a git repository, or the ref names no commit: a usage problem (exit 2)."""
+
+
+def _git(root: str, *args: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(["git", "-C", root, *args], capture_output=True, timeout=60, check=False)
+
+
+def git_root(path: str) -> str:
+    """The top folder of the git work tree holding `path`."""
+    folder = os.path.dirname(os.path.abspath(path)) or "."
+    try:
+        done = _git(folder, "rev-parse", "--show-toplevel")
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise GitProblem(f"cannot run git: {exc}") from None
+    if done.returncode != 0:
+        raise GitProblem(f"{folder} is not inside a git repository")
+    return done.stdout.decode().strip()
+
+
+def resolve_ref(root: str, ref: str) -> str:
+    """The commit a ref names."""
+    if not ref or ref.startswith("-"):
+        raise GitProblem(f"'{ref}' is not a git ref")
+    done = _git(root, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}")
+    if done.returncode != 0:
+        raise GitProblem(f"'{ref}' names no commit in {root}")
+    return done.stdout.decode().strip()
+
+
+def _includes(content: bytes) -> list[str]:
+    """The `include:` patterns of a spec file, or none when it does not parse."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(content)
+    except (yaml.YAMLError, UnicodeDecodeError, RecursionError):
+        return []
+    found = data.get("include") if isinstance(data, dict) else None
+    return [p for p in found if isinstance(p, str)] if isinstance(found, list) else []
+
+
+def _matches(name: str, pattern: str) -> bool:
+    # fnmatch's `*` also crosses `/`, so this selects a superset of what glob finds; the
+    # loader globs the copy exactly. `**/` may match no folder at all, as in glob.
+    import fnmatch
+
+    pattern = posixpath.normpath(pattern)
+    return fnmatch.fnmatchcase(name, pattern) or fnmatch.fnmatchcase(
+        name, pattern.replace("**/", "")
+    )
+
+
+def materialize(root: str, commit: str, spec_rel: str, into: str) -> bool:
+    """Write the spec at `commit` and the files it includes into `into`; False if absent."""
+    listing = _git(root, "ls-tree", "-r", "-z", "--name-only", commit)
+    if listing.returncode != 0:
+        raise GitProblem(listing.stderr.decode(errors="replace").strip() or "git ls-tree failed")
+    names = [n for n in listing.stdout.decode().split("\0") if n]
+    if spec_rel not in names:
+        return False
+    queue, seen = [spec_rel], {spec_rel}
+    while queue:
+        name = queue.pop(0)
+        shown = _git(root, "show", f"{commit}:{name}")
+        if shown.returncode != 0:
+            raise GitProblem(f"cannot read {name} at {commit[:12]}")
+        target = os.path.join(into, *name.split("/"))
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        with open(target, "wb") as handle:
+            handle.write(shown.stdout)
+        folder = posixpath.dirname(name)
+        for pattern in _includes(shown.stdout):
+            full = posixpath.join(folder, pattern)
+            for other in names:
+                if other not in seen and _matches(other, full):
+                    seen.add(other)
+                    queue.append(other)
+    return True
+
+
+def git_ok(root: str, *args: str) -> bool:
+    """Whether a git command succeeds (e.g. `rev-parse --verify` of a ref)."""
+    return _git(root, *args).returncode == 0
