@@ -140,3 +140,57 @@ def test_data_mutations_never_crash(tmp_path: Path, data: st.DataObject) -> None
     sink = Sink()
     stages(Document(mutated, doc.source_map, doc.files, doc.path), sink)
     assert_located(sink)
+
+
+def _optional(path: tuple[Any, ...]) -> bool:
+    """A key the schema does not require, so deleting it may leave a valid spec."""
+    from compiler.spec.validate import model_at
+
+    if not path or isinstance(path[-1], int):
+        return False
+    model = model_at(path[:-1])
+    field = model.model_fields.get(str(path[-1])) if model is not None else None
+    return field is not None and not field.is_required()
+
+
+@settings(max_examples=30, deadline=None)
+@given(data=st.data())
+def test_valid_variants_build_parseable_outputs(tmp_path_factory: Any, data: st.DataObject) -> None:
+    """Valid spec → valid outputs: optional keys deleted at random; whenever the front end
+    accepts the result, every target renders and every YAML and JSON output parses."""
+    import json
+
+    import yaml
+
+    from compiler.plan import build_plan
+    from compiler.targets import REGISTRY, preflight, render_all
+    from compiler.yamlout import dump
+
+    spec = data.draw(st.sampled_from([p for p in EXAMPLES if "include:" not in p.read_text()]))
+    doc = load_spec(str(spec), Sink())
+    assert doc is not None
+    mutated = copy.deepcopy(doc.data)
+    # No rule packs, policies or waivers: what is left to fail is meaning, not governance.
+    mutated["governance"] = {"frameworks": []}
+    for _ in range(data.draw(st.integers(1, 4))):
+        paths = [p for p in _paths(mutated) if _optional(p)]
+        if not paths:
+            break
+        path = data.draw(st.sampled_from(paths))
+        del _parent(mutated, path)[path[-1]]
+    folder = tmp_path_factory.mktemp("variant")
+    path = folder / "mlops.yaml"
+    path.write_text(dump(mutated), encoding="utf-8")
+    sink = Sink()
+    checked = check_spec(str(path), sink, on=TODAY)
+    assert_located(sink)
+    if checked is None:
+        return
+    plan = build_plan(checked, out_dir=str(folder / "out"))
+    names = preflight(plan, list(REGISTRY), checked.document.source_map, sink, explicit=False)
+    for artifact in render_all(plan, names):
+        text = artifact.content.decode("utf-8")
+        if artifact.path.endswith((".yaml", ".yml")):
+            assert all(d is None or isinstance(d, dict) for d in yaml.safe_load_all(text))
+        elif artifact.path.endswith(".json"):
+            json.loads(text)
