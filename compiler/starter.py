@@ -62,6 +62,8 @@ kind: MLOpsProject
 metadata:
   name: "{name}"            # prefixes every generated object: lower-case, digits, '-', <= 40 chars
   owner: ml-team             # default owner team of everything below (a name under `teams`)
+  # repository: github.com/your-org/{name}   # the git repository holding this spec; Argo CD
+  #                                  # Applications are generated only when it is set
   description: Replace with what this project is for
 
 # Who owns things. Alerts, CODEOWNERS and approvals route to teams by name.
