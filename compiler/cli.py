@@ -20,6 +20,18 @@ FORMATS = ("text", "json", "github", "sarif")
 TARGET_NAMES = ("kubernetes", "argocd", "github", "gitlab", "monitoring", "feast", "docs")
 
 
+def format_option(text: str) -> Callable[[F], F]:
+    """The --format option of the commands that print diagnostics."""
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(FORMATS),
+        default="text",
+        show_default=True,
+        help=text,
+    )
+
+
 class UsageProblem(Exception):
     """Exit 2: a usage or I/O problem, said in one line."""
 
@@ -124,14 +136,7 @@ def cli(debug: bool) -> None:
 
 @cli.command()
 @click.argument("specs", nargs=-1, metavar="[SPEC]...")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(FORMATS),
-    default="text",
-    show_default=True,
-    help="Diagnostics format: text, json, github (workflow commands) or sarif (2.1.0).",
-)
+@format_option("Diagnostics format: text, json, github (workflow commands) or sarif (2.1.0).")
 @click.option("--strict", is_flag=True, help="Treat warnings as errors (exit 1).")
 @guarded
 def validate(specs: tuple[str, ...], fmt: str, strict: bool) -> None:
@@ -281,14 +286,6 @@ _OUT_HELP = "Output folder (the generated tree; see README for its layout)."
 out_option = click.option(
     "-o", "--out", required=True, type=click.Path(file_okay=False), help=_OUT_HELP
 )
-format_option = click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(FORMATS),
-    default="text",
-    show_default=True,
-    help="Format of diagnostics.",
-)
 
 
 def write_or_exit(
@@ -321,7 +318,7 @@ def write_or_exit(
     metavar="TARGET,...",
     help="Build only these targets: kubernetes, argocd, github, gitlab, monitoring, feast, docs.",
 )
-@format_option
+@format_option("Format of diagnostics.")
 @guarded
 def build(spec: str, out: str, only: str | None, fmt: str) -> None:
     """Validate SPEC, then write every output under OUT atomically: an invalid spec leaves
@@ -342,7 +339,7 @@ def build(spec: str, out: str, only: str | None, fmt: str) -> None:
 @cli.command()
 @click.argument("spec", default="mlops.yaml", required=False)
 @out_option
-@format_option
+@format_option("Format of diagnostics.")
 @guarded
 def check(spec: str, out: str, fmt: str) -> None:
     """Exit 0 when OUT holds exactly what `build` would write now; else list each stale,
@@ -467,7 +464,7 @@ def gate(spec: str, model_name: str, metrics_path: str) -> None:
     show_default=True,
     help="Commits of the spec's git history to include (0: none).",
 )
-@format_option
+@format_option("Format of diagnostics.")
 @guarded
 def report(spec: str, out: str, history_depth: int, fmt: str) -> None:
     """Write only the audit documents (model cards, compliance report in Markdown and HTML)
