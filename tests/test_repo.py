@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 from tests.conftest import ROOT, require_tool
 
@@ -38,3 +39,21 @@ def test_readme_quick_start_names_the_ci_test_command() -> None:
     assert command in readme
     assert "bash scripts/install-checkers.sh" in ci and "pip install -e '.[dev]'" in ci
     assert "python -m pytest" in ci
+
+
+def test_readme_quick_start_builds_the_example(tmp_path: Path) -> None:
+    """The README's first command, with the installed `mlopsc` entry point."""
+    mlopsc = require_tool("mlopsc", "pip install -e .")
+    readme = (ROOT / "README.md").read_text()
+    assert "pip install -e . && mlopsc build examples/payments-ml/mlops.yaml -o out" in readme
+    out = tmp_path / "out"
+    done = subprocess.run(
+        [mlopsc, "build", "examples/payments-ml/mlops.yaml", "-o", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert (out / "mlopsc.lock.json").exists()
+    assert (out / "kubernetes" / "production" / "kustomization.yaml").exists()
