@@ -103,6 +103,11 @@ class EnvPlan:
     def needs_approval(self) -> bool:
         return self.env.approval.required
 
+    @property
+    def release_branch(self) -> str | None:
+        """The branch an approval environment syncs from; promotion moves it (None: HEAD)."""
+        return f"mlopsc/{self.env.name}" if self.needs_approval else None
+
 
 @dataclass(frozen=True)
 class SloPlan:

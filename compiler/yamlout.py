@@ -115,6 +115,9 @@ def _block(value: Any, indent: int, out: list[str]) -> None:
             _block(item, indent + 2, inner)
             out.append(f"{pad}- {inner[0][indent + 2 :]}")
             out.extend(inner[1:])
+        elif isinstance(item, str) and (lines := _literal(item, indent + 2)):
+            out.append(f"{pad}- {lines[0]}")
+            out.extend(lines[1:])
         else:
             out.append(f"{pad}- {_inline(item)}")
 

@@ -132,3 +132,26 @@ def test_workflows_folder_setting(built_examples: dict[str, Path]) -> None:
     out = built_examples["credit-scoring"]
     assert (out / "ci" / "generated" / "mlopsc-pr.yml").is_file()
     assert not (out / "github" / "workflows").exists()
+
+
+def test_promotion_releases_approved_commits_to_gated_environments(
+    built_examples: dict[str, Path],
+) -> None:
+    out = built_examples["payments-ml"]
+    flow = yaml.safe_load((out / "github/workflows/promote-fraud-detector.yml").read_text())
+    staging, production = flow["jobs"]["deploy-staging"], flow["jobs"]["deploy-production"]
+    assert production["needs"] == "deploy-staging"
+    assert production["environment"] == {"name": "production"}
+    release = [s for s in production["steps"] if "RELEASE_BRANCH" in s.get("env", {})]
+    assert len(release) == 1
+    assert release[0]["env"]["RELEASE_BRANCH"] == "mlopsc/production"
+    assert 'push origin "HEAD:refs/heads/$RELEASE_BRANCH"' in release[0]["run"]
+    assert "--force" not in release[0]["run"] and "+HEAD" not in release[0]["run"]
+    assert not [s for s in staging["steps"] if "RELEASE_BRANCH" in s.get("env", {})]
+    app = yaml.safe_load((out / "argocd/production.yaml").read_text())
+    assert app["spec"]["source"]["targetRevision"] == release[0]["env"]["RELEASE_BRANCH"]
+    gitlab = yaml.safe_load((out / "gitlab/mlops.gitlab-ci.yml").read_text())
+    job = gitlab["mlopsc-promote-production"]
+    assert job["variables"]["MLOPSC_RELEASE_BRANCH"] == "mlopsc/production"
+    assert job["rules"][0]["when"] == "manual"
+    assert "refs/heads/$MLOPSC_RELEASE_BRANCH" in job["script"][-1]

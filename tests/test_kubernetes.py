@@ -214,6 +214,9 @@ def test_argocd_applications_follow_approval(built_examples: dict[str, Path]) ->
     }
     assert prod["spec"]["source"]["repoURL"] == "https://github.com/acme/payments-ml.git"
     assert prod["spec"]["source"]["path"].endswith("kubernetes/production")
+    # what production syncs is the commit its promotion approved
+    assert prod["spec"]["source"]["targetRevision"] == "mlopsc/production"
+    assert staging["spec"]["source"]["targetRevision"] == "HEAD"
 
 
 def test_canary_replicas_approximate_the_share() -> None:

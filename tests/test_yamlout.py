@@ -77,3 +77,4 @@ def test_readable_style() -> None:
     assert scalar_str("it's") == "'it''s'"
     assert scalar_str("payments-ml") == "payments-ml"
     assert dump({"run": "echo a\necho b\n"}) == "run: |\n  echo a\n  echo b\n"
+    assert dump({"script": ["a\nb\n", "c"]}) == "script:\n- |\n  a\n  b\n- c\n"

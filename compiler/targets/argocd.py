@@ -45,7 +45,8 @@ def application(plan: Plan, ep: EnvPlan) -> dict[str, Any]:
             "project": ep.env.argocd_project,
             "source": {
                 "repoURL": repo_url(repository),
-                "targetRevision": project.outputs.revision,
+                # Approval environments sync the branch the promotion moves after approval.
+                "targetRevision": ep.release_branch or project.outputs.revision,
                 "path": folder,
                 # A plain directory: kustomize is quadratic in objects, Argo CD needs none of it.
                 "directory": {"recurse": False, "exclude": "kustomization.yaml"},

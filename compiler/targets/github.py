@@ -249,6 +249,14 @@ git -c "http.https://github.com/.extraheader=AUTHORIZATION: basic $auth" \\
 """
 
 
+# Fast-forward only: a release branch never loses a commit that was approved before.
+_RELEASE = """\
+auth="$(printf 'x-access-token:%s' "$GITHUB_TOKEN" | base64 -w0)"
+git -c "http.https://github.com/.extraheader=AUTHORIZATION: basic $auth" \\
+    push origin "HEAD:refs/heads/$RELEASE_BRANCH"
+"""
+
+
 def promote_job(plan: Plan, model: Model, ep: EnvPlan, previous: str | None) -> dict[str, Any]:
     job: dict[str, Any] = {
         "name": f"Promote {model.name} to {ep.name}",
@@ -272,6 +280,14 @@ def promote_job(plan: Plan, model: Model, ep: EnvPlan, previous: str | None) -> 
             },
         ],
     }
+    if ep.release_branch:
+        job["steps"].append(
+            {
+                "name": f"Release the approved commit to {ep.name} (branch {ep.release_branch})",
+                "env": {"GITHUB_TOKEN": "${{ github.token }}", "RELEASE_BRANCH": ep.release_branch},
+                "run": _RELEASE,
+            }
+        )
     if previous is not None:
         job = {"needs": previous, **job}
     return job

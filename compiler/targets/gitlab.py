@@ -157,10 +157,20 @@ def gate_job(model: Model) -> dict[str, Any]:
 _PROMOTE = """\
 mlopsc build "$MLOPSC_SPEC" -o "$MLOPSC_OUT" --only kubernetes,argocd
 git add -- "$MLOPSC_OUT/kubernetes/$MLOPSC_ENVIRONMENT" "$MLOPSC_OUT/argocd/$MLOPSC_ENVIRONMENT.yaml" "$MLOPSC_OUT/mlopsc.lock.json"
-if git diff --cached --quiet; then echo "manifests of $MLOPSC_ENVIRONMENT are up to date"; exit 0; fi
-git -c user.name="mlopsc" -c user.email="mlopsc@$CI_SERVER_HOST" commit -m "promote to $MLOPSC_ENVIRONMENT"
-git push "https://oauth2:${MLOPSC_PUSH_TOKEN}@${CI_SERVER_HOST}/${CI_PROJECT_PATH}.git" "HEAD:$CI_COMMIT_BRANCH"
+if git diff --cached --quiet; then
+  echo "manifests of $MLOPSC_ENVIRONMENT are up to date"
+else
+  git -c user.name="mlopsc" -c user.email="mlopsc@$CI_SERVER_HOST" commit -m "promote to $MLOPSC_ENVIRONMENT"
+  git push "https://oauth2:${MLOPSC_PUSH_TOKEN}@${CI_SERVER_HOST}/${CI_PROJECT_PATH}.git" "HEAD:$CI_COMMIT_BRANCH"
+fi
 """
+
+
+# Fast-forward only: a release branch never loses a commit that was approved before.
+_RELEASE = (
+    'git push "https://oauth2:${MLOPSC_PUSH_TOKEN}@${CI_SERVER_HOST}/${CI_PROJECT_PATH}.git" '
+    '"HEAD:refs/heads/$MLOPSC_RELEASE_BRANCH"'
+)
 
 
 def promote_job(plan: Plan, ep: EnvPlan, previous: str | None) -> dict[str, Any]:
@@ -180,6 +190,11 @@ def promote_job(plan: Plan, ep: EnvPlan, previous: str | None) -> dict[str, Any]
         "script": [_PROMOTE],
         "rules": [rule],
     }
+    if ep.release_branch:
+        # After the manual, protected job: fast-forward the branch Argo CD syncs this
+        # environment from, so what reaches it is exactly the approved commit.
+        job["variables"]["MLOPSC_RELEASE_BRANCH"] = ep.release_branch
+        job["script"] = [_PROMOTE, _RELEASE]
     if previous is not None:
         job["needs"] = [previous]
     return job
