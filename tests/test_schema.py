@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -12,16 +11,14 @@ import pytest
 from helpers import ROOT
 
 from compiler.spec.schema import SCHEMA_FILE, json_schema, schema_text
+from tests.conftest import require_tool
 
 SCHEMA = ROOT / SCHEMA_FILE
 EXAMPLES = sorted((ROOT / "examples").glob("*/mlops.yaml"))  # included files are not whole specs
 
 
 def checker() -> str:
-    found = shutil.which("check-jsonschema")
-    if found is None:
-        pytest.skip("check-jsonschema is not installed")
-    return found
+    return require_tool("check-jsonschema", "pip install check-jsonschema")
 
 
 def test_committed_schema_is_generated() -> None:
