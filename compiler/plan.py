@@ -141,6 +141,11 @@ class Plan:
     def owner(self, name: str | None) -> Team:
         return self.teams[name or self.index.project.metadata.owner]
 
+    @property
+    def mlopsc_requirement(self) -> str:
+        """How generated CI installs mlopsc: the spec's requirement, else this exact version."""
+        return self.index.project.outputs.mlopsc_requirement or f"mlopsc=={self.version}"
+
     def repo_path(self, *parts: str) -> str:
         """A path inside the repository, under the build output folder (outputs.directory)."""
         return posixpath.normpath(posixpath.join(self.index.project.outputs.directory, *parts))

@@ -94,7 +94,8 @@ def test_payments_workflows(built_examples: dict[str, Path]) -> None:
     pr = load(folder / "mlopsc-pr.yml")
     assert pr["on"]["pull_request"]["paths"][0] == "mlops.yaml"
     steps = [s.get("run", "") + s.get("uses", "") for s in pr["jobs"]["validate"]["steps"]]
-    assert any("pip install" in s and "mlopsc==${MLOPSC_VERSION}" in s for s in steps)
+    assert any("pip install" in s and '"$MLOPSC_REQUIREMENT"' in s for s in steps)
+    assert pr["env"]["MLOPSC_REQUIREMENT"] == "mlopsc==0.1.0"
     assert any("--format github" in s for s in steps)
     assert any("mlopsc check" in s for s in steps)
     assert any(s.startswith("github/codeql-action/upload-sarif@") for s in steps)
@@ -155,3 +156,29 @@ def test_promotion_releases_approved_commits_to_gated_environments(
     assert job["variables"]["MLOPSC_RELEASE_BRANCH"] == "mlopsc/production"
     assert job["rules"][0]["when"] == "manual"
     assert "refs/heads/$MLOPSC_RELEASE_BRANCH" in job["script"][-1]
+
+
+def test_mlopsc_requirement_is_configurable(tmp_path: Path) -> None:
+    from tests.conftest import ROOT, run_mlopsc
+
+    spec = tmp_path / "mlops.yaml"
+    text = (ROOT / "examples/payments-ml/mlops.yaml").read_text()
+    requirement = "git+https://github.com/mlopsc/mlopsc@v0.1.0"
+    spec.write_text(
+        text.replace(
+            "governance:", f"outputs: {{mlopsc_requirement: '{requirement}'}}\n\ngovernance:", 1
+        )
+    )
+    done = run_mlopsc("build", str(spec), "-o", str(tmp_path / "out"), "--only", "github,gitlab")
+    assert done.returncode == 0, done.stderr
+    pr = load(tmp_path / "out/github/workflows/mlopsc-pr.yml")
+    assert pr["env"]["MLOPSC_REQUIREMENT"] == requirement
+    gitlab = yaml.safe_load((tmp_path / "out/gitlab/mlops.gitlab-ci.yml").read_text())
+    assert gitlab["variables"]["MLOPSC_REQUIREMENT"] == requirement
+    spec.write_text(
+        text.replace(
+            "governance:", "outputs: {mlopsc_requirement: 'x; rm -rf /'}\n\ngovernance:", 1
+        )
+    )
+    bad = run_mlopsc("validate", str(spec))
+    assert bad.returncode == 1 and "MLC217" in bad.stderr

@@ -494,6 +494,12 @@ class Outputs(Strict):
     revision: str = _d(
         "Git revision Argo CD syncs from.", default="HEAD", pattern=r"^[A-Za-z0-9._/-]+$"
     )
+    mlopsc_requirement: str | None = _d(
+        "pip requirement the generated CI installs mlopsc with (default: mlopsc==<the version "
+        "that built the outputs>), e.g. git+https://github.com/mlopsc/mlopsc@v0.1.0.",
+        default=None,
+        pattern=r"^[A-Za-z0-9@:/._+=<>!~,\[\]#-]+$",
+    )
     github_workflows: str | None = _d(
         "Folder of generated GitHub workflows relative to the output (default github/workflows).",
         default=None,

@@ -66,14 +66,14 @@ def install_steps() -> list[dict[str, Any]]:
         },
         {
             "name": "Install mlopsc",
-            "run": 'python -m pip install --disable-pip-version-check "mlopsc==${MLOPSC_VERSION}"',
+            "run": 'python -m pip install --disable-pip-version-check "$MLOPSC_REQUIREMENT"',
         },
     ]
 
 
 def common_env(plan: Plan) -> dict[str, str]:
     return {
-        "MLOPSC_VERSION": plan.version,
+        "MLOPSC_REQUIREMENT": plan.mlopsc_requirement,
         "MLOPSC_SPEC": plan.spec_path,
         "MLOPSC_OUT": out_dir(plan),
     }

@@ -53,7 +53,7 @@ def template() -> dict[str, Any]:
         "interruptible": True,
         "timeout": "15m",
         "before_script": [
-            'python -m pip install --disable-pip-version-check "mlopsc==${MLOPSC_VERSION}"'
+            'python -m pip install --disable-pip-version-check "$MLOPSC_REQUIREMENT"'
         ],
     }
 
@@ -203,7 +203,7 @@ def promote_job(plan: Plan, ep: EnvPlan, previous: str | None) -> dict[str, Any]
 def pipeline(plan: Plan) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "variables": {
-            "MLOPSC_VERSION": plan.version,
+            "MLOPSC_REQUIREMENT": plan.mlopsc_requirement,
             "MLOPSC_SPEC": plan.spec_path,
             "MLOPSC_OUT": out_dir(plan),
         },
