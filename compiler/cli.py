@@ -263,7 +263,7 @@ def _compile(
     from compiler.plan import build_plan
     from compiler.targets import preflight, render_all
 
-    plan = build_plan(checked, out_dir=out)
+    plan = build_plan(checked)
     names = preflight(
         plan,
         selected or list(REGISTRY),

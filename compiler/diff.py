@@ -123,7 +123,7 @@ def analyse(
         from compiler.plan import build_plan
         from compiler.targets import REGISTRY, render_all
 
-        plan = build_plan(Checked(document, project, index, governance), out_dir=".")
+        plan = build_plan(Checked(document, project, index, governance))
         side.files = {a.path: a.sha256 for a in render_all(plan, list(REGISTRY))}
     except Exception as exc:
         side.render_problem = f"{type(exc).__name__}: {exc}"

@@ -164,9 +164,10 @@ def label_value(text: str) -> str:
     return cleaned.strip("_.-") or "none"
 
 
-def model_labels(base: dict[str, str], model: Model, owner: str) -> dict[str, str]:
+def model_labels(base: dict[str, str], model: Model, owner: str, instance: str) -> dict[str, str]:
     labels = {
         **base,
+        "app.kubernetes.io/instance": instance,
         "app.kubernetes.io/name": model.name,
         "app.kubernetes.io/version": label_value(model.version),
         "mlopsc/model": model.name,
@@ -176,8 +177,8 @@ def model_labels(base: dict[str, str], model: Model, owner: str) -> dict[str, st
     return dict(sorted(labels.items()))
 
 
-def build_plan(checked: Checked, *, out_dir: str) -> Plan:
-    """Resolve the checked spec into the plan; `out_dir` only fixes the spec path shown."""
+def build_plan(checked: Checked) -> Plan:
+    """Resolve the checked spec into the plan."""
     project = checked.project
     index = checked.index
     name = project.metadata.name
@@ -193,8 +194,7 @@ def build_plan(checked: Checked, *, out_dir: str) -> Plan:
         for model in models:
             owner = index.owner_of(model)
             object_name = k8s_name(name, model.name)
-            labels = model_labels(base_labels, model, owner)
-            labels = dict(sorted({**labels, "app.kubernetes.io/instance": object_name}.items()))
+            labels = model_labels(base_labels, model, owner, object_name)
             plans.append(
                 ModelPlan(
                     model=model,
@@ -215,7 +215,6 @@ def build_plan(checked: Checked, *, out_dir: str) -> Plan:
     )
     # The file name only: outputs must not depend on where the spec or OUT live.
     spec_path = os.path.basename(checked.document.path)
-    del out_dir
     return Plan(
         index=index,
         governance=checked.governance,

@@ -186,7 +186,7 @@ def test_valid_variants_build_parseable_outputs(tmp_path_factory: Any, data: st.
     assert_located(sink)
     if checked is None:
         return
-    plan = build_plan(checked, out_dir=str(folder / "out"))
+    plan = build_plan(checked)
     names = preflight(plan, list(REGISTRY), checked.document.source_map, sink, explicit=False)
     for artifact in render_all(plan, names):
         text = artifact.content.decode("utf-8")

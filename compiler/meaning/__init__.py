@@ -303,10 +303,8 @@ class _Checker(RuntimeChecks):
                     )
 
     def merged(self, base: Serving, override: dict[str, Any], path: Path) -> Serving | None:
-        data = base.model_dump(exclude={"overrides"})
-        _deep_merge(data, override)
         try:
-            return Serving.model_validate(data, strict=False)
+            return _apply_override(base, override)
         except ValidationError as exc:
             for error in exc.errors(include_url=False):
                 loc = tuple(str(p) for p in error["loc"] if isinstance(p, str))
@@ -434,6 +432,11 @@ def merged_serving(model: Model, environment: str) -> Serving:
     override = model.serving.overrides.get(environment)
     if override is None:
         return model.serving
-    data = model.serving.model_dump(exclude={"overrides"})
-    _deep_merge(data, override.model_dump(exclude_unset=True))
+    return _apply_override(model.serving, override.model_dump(exclude_unset=True))
+
+
+def _apply_override(base: Serving, override: dict[str, Any]) -> Serving:
+    """The base serving with one environment's override merged in, validated like the base."""
+    data = base.model_dump(exclude={"overrides"})
+    _deep_merge(data, override)
     return Serving.model_validate(data, strict=False)

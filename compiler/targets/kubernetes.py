@@ -9,6 +9,7 @@ token, requests and limits, probes on servers, images by digest.
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
 from collections.abc import Callable
@@ -503,13 +504,9 @@ def model_objects(mp: ModelPlan) -> list[dict[str, Any]]:
             "MLOPSC_DRIFT_METRIC": drift.metric,
             "MLOPSC_DRIFT_THRESHOLD": repr(drift.threshold),
         }
-        checker = _job_container("drift", image, resources_of_job(), mp, env)
+        checker = _job_container("drift", image, dict(JOB_DEFAULTS), mp, env)
         objects.append(_cron_job(mp, "drift", "drift-monitor", drift.schedule, checker))
     return objects
-
-
-def resources_of_job() -> dict[str, str]:
-    return dict(JOB_DEFAULTS)
 
 
 def _namespace(ep: EnvPlan) -> dict[str, Any]:
@@ -549,8 +546,6 @@ def env_files(plan: Plan, ep: EnvPlan) -> list[tuple[str, list[dict[str, Any]]]]
         files.append((f"model-{mp.name}.yaml", model_objects(mp)))
     for provider in PROVIDERS:
         module_name, _, func = provider.partition(":")
-        import importlib
-
         files.extend(getattr(importlib.import_module(module_name), func)(plan, ep))
     return files
 
