@@ -277,7 +277,18 @@ def _compile(
         sys.exit(1)
     if fmt in ("text", "github"):  # warnings now; json and sarif print one document at the end
         emit_diagnostics(sink, fmt, notes=False)
-    artifacts = render_all(plan, names)
+    from compiler.targets.kubernetes import ObjectTooLarge
+
+    try:
+        artifacts = render_all(plan, names)
+    except ObjectTooLarge as exc:
+        span = checked.document.source_map.span(exc.path)
+        sink.error(exc.code, str(exc), span, hint=exc.hint)
+        # text and github printed the warnings already: print only the error
+        shown = sink if fmt in ("json", "sarif") else Sink([sink.items[-1]])
+        emit_diagnostics(shown, fmt, notes=False)
+        click.echo(f"mlopsc: {spec}: cannot build ({summary(sink)}); nothing written", err=True)
+        sys.exit(1)
     info = LockInfo(plan.version, plan.spec_path, plan.spec_sha256)
     return plan, artifacts, info, selected, sink
 

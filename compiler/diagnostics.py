@@ -297,6 +297,12 @@ NEEDS_REPOSITORY = _code(
     "For example the argocd target needs metadata.repository. In a full build the target is "
     "left out with this warning; named with --only, it is an error.",
 )
+OBJECT_TOO_LARGE = _code(
+    "MLC415",
+    "a generated Kubernetes object is too large",
+    "The API server refuses objects over about 1.5 MiB (etcd's limit); mlopsc writes none over "
+    "1 MiB. The message names the object; make the spec key it comes from smaller.",
+)
 LATENCY_BUCKET = _code(
     "MLC330",
     "latency threshold is not a histogram bucket",

@@ -36,6 +36,8 @@ SERVING_DEFAULTS = {"cpu": "500m", "memory": "512Mi"}
 TRAINING_DEFAULTS = {"cpu": "1", "memory": "2Gi"}
 JOB_DEFAULTS = {"cpu": "250m", "memory": "512Mi"}
 
+SpecPath = tuple[str | int, ...]  # a key of the spec, for located diagnostics of targets
+
 
 def k8s_name(*parts: str, limit: int = NAME_LIMIT) -> str:
     """Join validated DNS-1123 parts; shorten with a stable hash when too long."""
@@ -67,6 +69,7 @@ class ModelPlan:
     labels: dict[str, str]
     selector: dict[str, str]
     trains_here: bool
+    spec_path: SpecPath = ()
 
     @property
     def name(self) -> str:
@@ -94,6 +97,10 @@ class EnvPlan:
     @property
     def name(self) -> str:
         return self.env.name
+
+    @property
+    def spec_path(self) -> SpecPath:
+        return ("environments", self.index)
 
     @property
     def namespace(self) -> str:
@@ -186,6 +193,7 @@ def build_plan(checked: Checked) -> Plan:
         sorted({**project.metadata.labels, MANAGED_BY: "mlopsc", PART_OF: name}.items())
     )
     models = tuple(sorted(project.models, key=lambda m: m.name))
+    model_paths: dict[str, SpecPath] = {m.name: ("models", i) for i, m in enumerate(project.models)}
     features = {m.name: tuple(index.model_features.get(m.name, [])) for m in models}
     first_env = project.environments[0].name
     envs: list[EnvPlan] = []
@@ -206,6 +214,7 @@ def build_plan(checked: Checked) -> Plan:
                     labels=labels,
                     selector={"app.kubernetes.io/instance": object_name, PART_OF: name},
                     trains_here=env.name == first_env,
+                    spec_path=model_paths[model.name],
                 )
             )
         envs.append(EnvPlan(env, position, tuple(plans), base_labels))

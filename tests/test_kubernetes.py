@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from compiler.targets.kubernetes import canary_replicas
+from compiler.targets.k8s_serving import canary_replicas
 from tests.conftest import SHARED, require_tool, venv_tool
 
 CUSTOM_GROUPS = (
@@ -233,3 +233,45 @@ def test_label_values_are_valid_for_any_semver() -> None:
     assert label_value("3.2.0") == "3.2.0"
     assert label_value("1.0.0-rc.1+build.5") == "1.0.0-rc.1_build.5"
     assert len(label_value("1.0.0-" + "a" * 80)) <= 63
+
+
+def test_an_object_too_large_for_the_api_server_stops_the_build(tmp_path: Path) -> None:
+    from tests.conftest import run_mlopsc
+    from tests.helpers import BASE, edit
+
+    big = "x" * (1024 * 1024)
+    spec = tmp_path / "mlops.yaml"
+    spec.write_text(
+        edit(
+            BASE,
+            ("      data: [orders]\n", f'      data: [orders]\n      params: {{blob: "{big}"}}\n'),
+        )
+    )
+    out = tmp_path / "out"
+    result = run_mlopsc("build", str(spec), "-o", str(out), "--only", "kubernetes")
+    assert result.returncode == 1, result.stderr
+    line = next(ln for ln in result.stderr.splitlines() if "error[MLC415]" in ln)
+    # located at the model whose values made it, naming the file, kind, namespace and name
+    models_line = spec.read_text().splitlines().index("models:") + 2
+    assert line.startswith(f"{spec}:{models_line}:")
+    assert (
+        "kubernetes/staging/model-recommender.yaml: CronJob shop-staging/shop-recommender-train"
+        in line
+    )
+    assert not out.exists()
+    # half the size fits: the limit is about the object, not the file
+    spec.write_text(spec.read_text().replace(big, big[: len(big) // 2]))
+    assert run_mlopsc("build", str(spec), "-o", str(out), "--only", "kubernetes").returncode == 0
+
+
+def test_object_bytes_measures_each_object_not_the_file() -> None:
+    from compiler.targets.kubernetes import MAX_OBJECT_BYTES, EnvFile, ObjectTooLarge, object_bytes
+
+    half = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a", "namespace": "n"}}
+    half["data"] = {"k": "y" * (MAX_OBJECT_BYTES // 2)}
+    text = object_bytes("kubernetes/x", EnvFile("f.yaml", [half, half, half], ("models", 0)))
+    assert len(text) > MAX_OBJECT_BYTES and text.count(b"kind: ConfigMap") == 3
+    half["data"] = {"k": "y" * MAX_OBJECT_BYTES}
+    with pytest.raises(ObjectTooLarge, match=r"kubernetes/x/f.yaml: ConfigMap n/a would be") as err:
+        object_bytes("kubernetes/x", EnvFile("f.yaml", [half], ("models", 3)))
+    assert err.value.path == ("models", 3) and err.value.code == "MLC415"
