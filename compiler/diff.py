@@ -593,26 +593,10 @@ def render_text(report: Report) -> str:
 
 def render_markdown(report: Report) -> str:
     """A PR comment: the summary first, the details folded."""
-    import jinja2
+    from compiler.render.markdown import environment
 
-    env = jinja2.Environment(
-        # Package data, so that a pip-installed mlopsc (as CI runs it) finds the template.
-        loader=jinja2.PackageLoader("compiler", "data/templates"),
-        undefined=jinja2.StrictUndefined,
-        autoescape=False,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["md"] = _md_escape
+    env = environment()
     env.filters["show"] = show
     template = env.get_template("diff.md.j2")
     text: str = template.render(r=report.as_dict(), changes=report.changes)
     return text
-
-
-def _md_escape(value: Any) -> str:
-    text = str(value)
-    for ch in ("\\", "|", "`", "<", ">", "*", "_"):
-        text = text.replace(ch, "\\" + ch)
-    return text.replace("\n", " ")

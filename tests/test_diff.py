@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from tests.conftest import ROOT, run_mlopsc
+from tests.markdown_check import assert_inert
 
 EXAMPLE = ROOT / "examples" / "payments-ml" / "mlops.yaml"
 Spec = dict[str, Any]
@@ -300,6 +301,21 @@ def test_markdown_comment(repo: Path, base_spec: Spec) -> None:
     assert "<details><summary>Changes (2)</summary>" in md
     assert "| model `fraud-detector` | changed | serving.autoscaling.min\\_replicas: 2 → 4 |" in md
     assert md.count("<details>") == md.count("</details>")
+
+
+def test_markdown_comment_keeps_hostile_text_as_text(repo: Path, base_spec: Spec) -> None:
+    hostile = "x``<b>`y`</b>``` <img src=x onerror=alert(1)> [a](javascript:alert(2))"
+
+    def f(s: Spec) -> None:
+        model(s, "fraud-detector")["description"] = hostile
+        model(s, "fraud-detector")["artifact"]["uri"] = "s3://b/x``<b>`y`</b>```"
+        s["governance"]["waivers"][0]["reason"] = hostile
+        s["metadata"]["description"] = "line\n# heading\n| a | b |"
+
+    edit(repo, base_spec, f)
+    md = diff(repo, fmt="markdown")
+    shown = assert_inert(md)
+    assert "onerror=alert(1)" in shown and "<b>`y`</b>" in shown
 
 
 def test_bad_ref_and_not_a_repo(repo: Path, tmp_path_factory: pytest.TempPathFactory) -> None:

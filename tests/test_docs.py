@@ -9,8 +9,10 @@ from typing import Any
 import pytest
 import yaml
 from conftest import ROOT, example_ids, run_mlopsc
+from markdown_check import assert_inert
 
-from compiler.targets.docs import code, md
+from compiler.render.markdown import code
+from compiler.render.markdown import text as md
 
 HOSTILE = {
     "intended_use": "<script>alert(1)</script>",
@@ -133,6 +135,66 @@ def test_hostile_card_text_is_escaped(tmp_path: Path) -> None:
     assert "line one<br>\\# not a heading<br>\\| col \\| col \\|<br>\\- item" in card
     assert "{{ 7\\*7 }}" in card
     assert not re.search(r"^# not a heading", card, re.M)
+
+
+def _hostile(field: str) -> str:
+    """A value that tries every way out of Markdown: code fences, raw HTML, links, tables."""
+    return (
+        f"x``<b>`<img/src=x/onerror=alert('{field}')>`</b>```<i>|</i>`"
+        f"<img src=x onerror=alert('{field}')>[a](javascript:{field})"
+    )
+
+
+def _hostile_path(field: str) -> str:
+    """The same without whitespace, as a URI, a path or an e-mail address must be."""
+    return f"x``<b>`{field}`</b>```<i>|</i>`<img/src=x/onerror=alert('{field}')>"
+
+
+def test_every_free_text_and_path_field_stays_text(tmp_path: Path) -> None:
+    """Each spec string a document shows, hostile, renders (as GitHub renders Markdown) to
+    the document's own markup only; the HTML report escapes it."""
+    spec = payments()
+    fields: list[str] = []
+
+    def put(obj: dict[str, Any], key: str, field: str, value: str | None = None) -> None:
+        obj[key] = value if value is not None else _hostile(field)
+        fields.append(field)
+
+    put(spec["metadata"], "description", "metadata.description")
+    put(spec["metadata"], "repository", "repository", "https://e.x/" + _hostile_path("repository"))
+    for team in spec["teams"]:
+        put(team, "email", f"{team['name']}.email", _hostile_path(f"{team['name']}.email") + "@e.x")
+    for m in spec["models"]:
+        put(m, "description", f"{m['name']}.description")
+        put(m["artifact"], "uri", f"{m['name']}.uri", "s3://b/" + _hostile_path(m["name"]))
+        for key in ("intended_use", "limitations", "human_oversight", "training_data"):
+            put(m.setdefault("card", {}), key, f"{m['name']}.card.{key}")
+        if m.get("training"):
+            m["training"]["command"] = ["python", _hostile(f"{m['name']}.command")]
+            m["training"]["params"] = {"p": _hostile(f"{m['name']}.param")}
+            fields += [f"{m['name']}.command", f"{m['name']}.param"]
+    for src in spec["sources"]:
+        put(src, "description", f"{src['name']}.description")
+        key = "path" if src["kind"] == "file" else "table"
+        put(src, key, f"{src['name']}.{key}", "s3://b/" + _hostile_path(src["name"]))
+    for i, policy in enumerate(spec["governance"]["policies"]):
+        put(policy, "description", f"policy{i}")
+    for i, waiver in enumerate(spec["governance"]["waivers"]):
+        put(waiver, "reason", f"waiver{i}")
+    code_, err, out = build(tmp_path, spec)
+    assert code_ == 0, err
+    documents = sorted((out / "docs").rglob("*.md"))
+    assert len(documents) == 1 + len(spec["models"])
+    shown = ""
+    for path in documents:
+        markdown = path.read_text()
+        table_lines_consistent(markdown)
+        shown += assert_inert(markdown)
+    html = (out / "docs/compliance-report.html").read_text()
+    assert "<img" not in html and "<script>" not in html and "<b>" not in html
+    assert "onerror=alert(&#39;fraud-detector&#39;)" in html
+    for field in ("metadata.description", "waiver0", "policy0", "fraud-detector", "risk-ml.email"):
+        assert f"onerror=alert('{field}')" in shown, field  # shown as text, not dropped
 
 
 def test_templates_ship_inside_the_package() -> None:

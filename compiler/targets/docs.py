@@ -1,55 +1,28 @@
 """Docs target: model cards and the compliance report (Markdown and self-contained HTML).
 
 Values are computed here and in compiler.targets.report; the jinja2 templates under
-compiler/data/templates only loop and branch. Markdown gets every spec string through `md`
-(escapes what could open HTML, links, code or break a table); HTML is autoescaped.
+compiler/data/templates only loop and branch. Markdown gets every spec string through one
+filter of compiler.render.markdown (`md`, `code`, `comment`); HTML is autoescaped.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from typing import Any
 
 from compiler.emit import Artifact
 from compiler.history import History
 from compiler.plan import Plan
+from compiler.render.markdown import environment
 from compiler.spec.models import Model
 from compiler.targets.report import Counts, ReportFacts, RuleRow, report_facts
 
 NAME = "docs"
-TEMPLATES = "data/templates"
 NO_HISTORY = History(
     (),
     "Change history is left out of the build so that its output depends on the spec alone; "
     "run 'mlopsc report' in the repository to add it from git.",
     0,
 )
-
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
-_MD_LEADING = re.compile(r"^([#>+=-])")
-_MD_NUMBERED = re.compile(r"^(\d+)([.)])")
-
-
-def md(value: object) -> str:
-    """Spec text made inert in Markdown: one line, no HTML, no table or code breaks."""
-    text = str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    text = _MD_SPECIAL.sub(r"\\\1", text)
-    lines = []
-    for raw in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
-        line = raw.strip()
-        if line:
-            line = _MD_NUMBERED.sub(r"\1\\\2", _MD_LEADING.sub(r"\\\1", line))
-            lines.append(line)
-    return "<br>".join(lines) or "\u00a0"
-
-
-def code(value: object) -> str:
-    """An identifier, image or URI as inline code that cannot break a table."""
-    text = " ".join(str(value).split()).replace("|", "\\|")
-    fence = "``" if "`" in text else "`"
-    pad = " " if fence == "``" else ""
-    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 @dataclass(frozen=True)
@@ -280,25 +253,6 @@ def model_card(plan: Plan, facts: ReportFacts, m: Model) -> ModelCard:
         rules=facts.rows_by_model[m.name],
         counts=next(c for c in facts.model_counts if c.label == m.name),
     )
-
-
-def environment() -> Any:
-    """The jinja2 environment: StrictUndefined, autoescape for .html templates only."""
-    import jinja2
-
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("compiler", TEMPLATES),
-        undefined=jinja2.StrictUndefined,
-        autoescape=jinja2.select_autoescape(
-            enabled_extensions=("html", "html.j2"), default_for_string=True
-        ),
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["md"] = md
-    env.filters["code"] = code
-    return env
 
 
 def render_documents(plan: Plan, *, history: History = NO_HISTORY) -> list[Artifact]:
