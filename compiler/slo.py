@@ -158,7 +158,7 @@ def alert_name(sp: SloPlan, bw: BurnWindow) -> str:
 
 
 def alert_labels(sp: SloPlan, severity: str) -> dict[str, str]:
-    """The labels every SLO alert carries (cli.md, "Labels")."""
+    """The labels every SLO alert carries (docs/monitoring.md, "Alerts and the window scaling")."""
     return {
         "severity": severity,
         "slo": sp.slo.name,

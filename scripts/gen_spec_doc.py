@@ -27,7 +27,7 @@ from compiler.spec import types as spec_types  # noqa: E402
 from compiler.spec.schema import json_schema  # noqa: E402
 
 OUT = ROOT / "docs" / "spec.md"
-# The order the sections are written in a spec (../shared/spec-v1.md); the schema sorts keys.
+# The order the sections are written in a spec (as in the examples); the schema sorts keys.
 ROOT_ORDER = [
     "apiVersion",
     "kind",

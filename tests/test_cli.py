@@ -125,7 +125,7 @@ def test_explain() -> None:
 
 def test_validate_imports_nothing_heavy(tmp_path: Path) -> None:
     """validate runs in every pre-commit: no kubernetes, jinja2 or jsonschema, and no CEL
-    engine unless the spec has policies (issue 2, Speed)."""
+    engine unless the spec has policies."""
     import subprocess
     import sys
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import EXAMPLES, SHARED, example_ids, require_tool, run_mlopsc
+from tests.conftest import EXAMPLES, example_ids, require_tool, run_mlopsc
+from tests.crd_validate import validate_paths
 
 PROMTOOL = "apt-get install -y prometheus"
 AMTOOL = "apt-get install -y prometheus-alertmanager"
@@ -140,13 +141,8 @@ def test_example_prometheus_rules_match_the_crd(built_examples: dict[str, Path],
     assert bool(files) == bool(slos)
     if not files:
         return
-    result = subprocess.run(
-        ["python3", str(SHARED / "tools/validate_crs.py"), *map(str, files)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    report = validate_paths(files)
+    assert report.errors == [] and report.checked == len(files)
     for path in files:
         env = path.parent.name
         assert (

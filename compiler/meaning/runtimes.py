@@ -77,7 +77,7 @@ class RuntimeChecks:
             )
 
     def feature_store(self) -> None:
-        """What the Feast target cannot express (issue 7), located at the offending key."""
+        """What the Feast target cannot express, located at the offending key."""
         store = self.p.feature_store
         base: Path = ("feature_store",)
         warehouse = store.offline_store.type

@@ -1,4 +1,4 @@
-"""Pydantic models of every section and key of spec v1 (../shared/spec-v1.md)."""
+"""Pydantic models of every section and key of spec v1 (docs/spec.md is generated from them)."""
 
 from __future__ import annotations
 

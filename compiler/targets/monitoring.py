@@ -1,5 +1,5 @@
 """Monitoring target: SLOs compiled to Prometheus rules proven by promtool tests, Alertmanager
-routes per owner team, and a Grafana dashboard per model (issue 4; docs/monitoring.md).
+routes per owner team, and a Grafana dashboard per model (docs/monitoring.md).
 
 The same rule groups are also PrometheusRule objects in each Kubernetes environment folder,
 through `prometheus_rule_files`, a provider of the kubernetes target.
