@@ -11,6 +11,7 @@ import os
 import posixpath
 import re
 from dataclasses import dataclass, field
+from typing import Literal
 
 from compiler import __version__
 from compiler.governance import Governance
@@ -36,6 +37,7 @@ SERVING_DEFAULTS = {"cpu": "500m", "memory": "512Mi"}
 TRAINING_DEFAULTS = {"cpu": "1", "memory": "2Gi"}
 JOB_DEFAULTS = {"cpu": "250m", "memory": "512Mi"}
 
+TrainsOn = Literal["kubernetes", "ci"]
 SpecPath = tuple[str | int, ...]  # a key of the spec, for located diagnostics of targets
 
 
@@ -70,6 +72,8 @@ class ModelPlan:
     selector: dict[str, str]
     trains_here: bool
     spec_path: SpecPath = ()
+    # Where the model trains (None: it has no training); the same in every environment.
+    trains_on: TrainsOn | None = None
 
     @property
     def name(self) -> str:
@@ -144,6 +148,8 @@ class Plan:
     entities: tuple[Entity, ...]
     views: tuple[FeatureView, ...]
     model_features: dict[str, tuple[FeatureRef, ...]] = field(default_factory=dict)
+    # Model name -> where it trains, for models with `training` (CI and Kubernetes agree).
+    trains_on: dict[str, TrainsOn] = field(default_factory=dict)
 
     def owner(self, name: str | None) -> Team:
         return self.teams[name or self.index.project.metadata.owner]
@@ -152,6 +158,18 @@ class Plan:
     def mlopsc_requirement(self) -> str:
         """How generated CI installs mlopsc: the spec's requirement, else this exact version."""
         return self.index.project.outputs.mlopsc_requirement or f"mlopsc=={self.version}"
+
+    def metrics_uri(self, model: Model) -> str:
+        """Where a training run writes its evaluation metrics: beside the model artifact.
+
+        A folder artifact (ending in `/`, or a registry `models:/NAME/VERSION`) holds
+        `metrics.json`; a file artifact (`gs://b/m/model.onnx`) has it in its folder.
+        """
+        uri = model.artifact.uri
+        if not uri.endswith("/") and not uri.startswith("models:"):
+            head, slash, _ = uri.rpartition("/")
+            uri = head + slash if slash and not head.endswith("/") else uri + "/"
+        return f"{uri.rstrip('/')}/metrics.json"
 
     def repo_path(self, *parts: str) -> str:
         """A path inside the repository, under the build output folder (outputs.directory)."""
@@ -193,6 +211,9 @@ def build_plan(checked: Checked) -> Plan:
         sorted({**project.metadata.labels, MANAGED_BY: "mlopsc", PART_OF: name}.items())
     )
     models = tuple(sorted(project.models, key=lambda m: m.name))
+    trains_on: dict[str, TrainsOn] = {
+        m.name: m.training.runs_on for m in models if m.training is not None
+    }
     model_paths: dict[str, SpecPath] = {m.name: ("models", i) for i, m in enumerate(project.models)}
     features = {m.name: tuple(index.model_features.get(m.name, [])) for m in models}
     first_env = project.environments[0].name
@@ -215,6 +236,7 @@ def build_plan(checked: Checked) -> Plan:
                     selector={"app.kubernetes.io/instance": object_name, PART_OF: name},
                     trains_here=env.name == first_env,
                     spec_path=model_paths[model.name],
+                    trains_on=trains_on.get(model.name),
                 )
             )
         envs.append(EnvPlan(env, position, tuple(plans), base_labels))
@@ -240,4 +262,5 @@ def build_plan(checked: Checked) -> Plan:
         entities=tuple(sorted(project.entities, key=lambda e: e.name)),
         views=tuple(sorted(project.features, key=lambda v: v.name)),
         model_features=features,
+        trains_on=trains_on,
     )

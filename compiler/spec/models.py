@@ -71,6 +71,7 @@ Runtime = Literal["kserve", "deployment"]
 
 
 Strategy = Literal["canary", "rolling"]
+TrainsOn = Literal["kubernetes", "ci"]
 
 
 DriftMetric = Literal["psi", "ks", "wasserstein"]
@@ -219,6 +220,13 @@ class Training(Strict):
         "Hyper-parameters, passed as environment variables.", default_factory=dict
     )
     resources: Resources = _d("CPU and memory of the training job.", default_factory=Resources)
+    runs_on: TrainsOn = _d(
+        "Where training runs: kubernetes (the CronJob <model>-train in the first environment, "
+        "with the resources asked for; its metrics go beside the artifact for the CI gate) or "
+        "ci (the CI training workflow, on a CI runner). Default kubernetes: CI runners cannot "
+        "give the CPU, memory or GPUs a training job asks for.",
+        default="kubernetes",
+    )
 
 
 class Gate(Strict):

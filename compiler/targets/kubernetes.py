@@ -30,6 +30,8 @@ NAME = "kubernetes"
 # room for what the cluster adds (managedFields, status).
 MAX_OBJECT_BYTES = 1024 * 1024
 OBJECT_TOO_LARGE = "MLC415"
+# A valid schedule for a suspended CronJob: training without a schedule runs only by hand.
+MANUAL_ONLY = "0 0 1 1 *"
 
 # Other targets add objects to each environment folder: (plan, env) -> [(file name, objects)].
 Provider = Callable[[Plan, EnvPlan], list[tuple[str, list[Obj]]]]
@@ -99,15 +101,20 @@ def _job(mp: ModelPlan, suffix: str, component: str, schedule: str, worker: Obj)
     return cron_job(mp, suffix, component, schedule, pod_spec(mp, [worker], restart="Never"))
 
 
-def _training_job(mp: ModelPlan) -> Obj | None:
+def _training_job(plan: Plan, mp: ModelPlan) -> Obj | None:
+    """The model's training, where it trains on Kubernetes: in the first environment only,
+    which produces new versions that promotion then moves; suspended when it has no schedule
+    (run it with `kubectl create job --from=cronjob/<obj>-train`)."""
     training = mp.model.training
-    if training is None or not training.schedule or not mp.trains_here:
+    if training is None or mp.trains_on != "kubernetes" or not mp.trains_here:
         return None
     params = {
         f"MLOPSC_PARAM_{key.upper()}": value if isinstance(value, str) else json.dumps(value)
         for key, value in sorted(training.params.items())
     }
     params["MLOPSC_TRAINING_DATA"] = ",".join(training.data)
+    # the CI gate reads the run's metrics from here (docs/kubernetes.md, "Training")
+    params["MLOPSC_METRICS_URI"] = plan.metrics_uri(mp.model)
     trainer = container(
         "trainer",
         training.image,
@@ -117,7 +124,10 @@ def _training_job(mp: ModelPlan) -> Obj | None:
         env=params,
         env_from=env_from(mp),
     )
-    return _job(mp, "train", "training", training.schedule, trainer)
+    job = _job(mp, "train", "training", training.schedule or MANUAL_ONLY, trainer)
+    if not training.schedule:
+        job["spec"]["suspend"] = True
+    return job
 
 
 def _drift_job(mp: ModelPlan) -> Obj | None:
@@ -136,7 +146,7 @@ def _drift_job(mp: ModelPlan) -> Obj | None:
     return _job(mp, "drift", "drift-monitor", drift.schedule, checker)
 
 
-def model_objects(mp: ModelPlan) -> list[Obj]:
+def model_objects(plan: Plan, mp: ModelPlan) -> list[Obj]:
     """Every object of one model in one environment."""
     s = mp.serving
     objects = [_service_account(mp), _config_map(mp)]
@@ -151,7 +161,7 @@ def model_objects(mp: ModelPlan) -> list[Obj]:
             "scorer", s.image, mp.serving_resources, gpu=s.resources.gpu, env_from=env_from(mp)
         )
         objects.append(_job(mp, "score", "batch-scoring", s.schedule, scorer))
-    objects += [job for job in (_training_job(mp), _drift_job(mp)) if job is not None]
+    objects += [job for job in (_training_job(plan, mp), _drift_job(mp)) if job is not None]
     return objects
 
 
@@ -181,7 +191,9 @@ def env_files(plan: Plan, ep: EnvPlan) -> list[EnvFile]:
         EnvFile("namespace.yaml", [_namespace(ep)], where),
         EnvFile("network-policy.yaml", [_default_deny(ep)], where),
     ]
-    files += [EnvFile(f"model-{mp.name}.yaml", model_objects(mp), mp.spec_path) for mp in ep.models]
+    files += [
+        EnvFile(f"model-{mp.name}.yaml", model_objects(plan, mp), mp.spec_path) for mp in ep.models
+    ]
     for provider in PROVIDERS:
         module_name, _, func = provider.partition(":")
         contributed = getattr(importlib.import_module(module_name), func)(plan, ep)
