@@ -64,3 +64,78 @@ def test_runs_on_accepts_only_kubernetes_or_ci(tmp_path: Path) -> None:
         edit(BASE, ("      data: [orders]\n", "      data: [orders]\n      runs_on: gpu-farm\n")),
     )
     assert checked is None and codes(sink) and all(c.startswith("MLC2") for c in codes(sink))
+
+
+KSERVE = (
+    "      resources: {cpu: 500m, memory: 1Gi}\n",
+    "      resources: {cpu: 500m, memory: 1Gi}\n      runtime: kserve\n",
+)
+
+
+def test_kserve_request_logging_needs_a_sink_from_the_spec(tmp_path: Path) -> None:
+    text = edit(
+        BASE,
+        KSERVE,
+        ("      mode: realtime\n", "      mode: realtime\n      request_logging: true\n"),
+    )
+    checked, sink = check_text(tmp_path, text)
+    assert checked is None
+    (problem,) = [d for d in sink.sorted() if d.code == "MLC314"]
+    assert "needs 'request_log_url'" in problem.message
+    line = text.splitlines().index("      request_logging: true") + 1
+    assert (problem.span.line, problem.span.column) == (line, 24)
+    url = "http://inference-logs.observability.svc.cluster.local/shop"
+    plan = plan_of(
+        tmp_path,
+        edit(
+            text,
+            (
+                "      request_logging: true\n",
+                f"      request_logging: true\n      request_log_url: {url}\n",
+            ),
+        ),
+    )
+    isvc = by_name(objects(plan, "staging"))["InferenceService/shop-recommender"]
+    assert isvc["spec"]["predictor"]["logger"] == {"mode": "all", "url": url}
+
+
+def test_request_logging_switched_on_in_one_environment_is_blamed_there(tmp_path: Path) -> None:
+    text = edit(
+        BASE,
+        KSERVE,
+        (
+            "      resources: {cpu: 500m, memory: 1Gi}\n",
+            "      resources: {cpu: 500m, memory: 1Gi}\n      overrides:\n        production: {request_logging: true}\n",
+        ),
+    )
+    _, sink = check_text(tmp_path, text)
+    (problem,) = [d for d in sink.sorted() if d.code == "MLC314"]
+    assert problem.message.endswith("(in environment 'production')")
+    assert (
+        problem.span.line
+        == text.splitlines().index("        production: {request_logging: true}") + 1
+    )
+
+
+def test_deployment_servers_get_the_log_sink_in_their_config(tmp_path: Path) -> None:
+    url = "https://logs.example.com/ingest"
+    plan = plan_of(
+        tmp_path,
+        edit(
+            BASE,
+            (
+                "      mode: realtime\n",
+                f"      mode: realtime\n      request_logging: true\n      request_log_url: {url}\n",
+            ),
+        ),
+    )
+    config = by_name(objects(plan, "staging"))["ConfigMap/shop-recommender-config"]["data"]
+    assert config["MLOPSC_REQUEST_LOGGING"] == "true" and config["MLOPSC_REQUEST_LOG_URL"] == url
+    plain = plan_of(
+        tmp_path,
+        edit(
+            BASE, ("      mode: realtime\n", "      mode: realtime\n      request_logging: true\n")
+        ),
+    )
+    data = by_name(objects(plain, "staging"))["ConfigMap/shop-recommender-config"]["data"]
+    assert "MLOPSC_REQUEST_LOG_URL" not in data  # the server logs to stdout

@@ -335,6 +335,20 @@ class _Checker(RuntimeChecks):
                 self.err(
                     dx.SERVING_IMAGE, f"runtime 'deployment' needs an 'image'{env}", at("runtime")
                 )
+        if (
+            s.mode == "realtime"
+            and s.runtime == "kserve"
+            and s.request_logging
+            and s.request_log_url is None
+            # an environment that changes none of these inherits the base's error: said once
+            and (base_path is None or any((*path, k) in self.smap.values for k in LOG_KEYS))
+        ):
+            self.err(
+                dx.SERVING_MODE,
+                "request_logging on runtime 'kserve' needs 'request_log_url', the service "
+                f"KServe's logger posts every request and response to{env}",
+                at("request_logging"),
+            )
         if s.autoscaling.min_replicas > s.autoscaling.max_replicas:
             self.err(
                 dx.REPLICAS,
@@ -425,6 +439,9 @@ def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> None:
 def check_meaning(project: Project, smap: SourceMap, sink: Sink) -> Index:
     """Run every reference and consistency check; return the name tables for later stages."""
     return _Checker(project, smap, sink).run()
+
+
+LOG_KEYS = ("mode", "runtime", "request_logging")
 
 
 def merged_serving(model: Model, environment: str) -> Serving:

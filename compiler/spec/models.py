@@ -290,7 +290,10 @@ class Serving(Strict):
         "Record predictions (EU AI Act Art. 12 record-keeping).", default=False
     )
     request_log_url: Url | None = _d(
-        "Where KServe sends request logs (default: http://request-logger.<namespace>.svc.cluster.local).",
+        "Where request logs go: KServe's logger posts each request and response there as "
+        "CloudEvents (required with request_logging on runtime kserve); a deployment server "
+        "gets it as MLOPSC_REQUEST_LOG_URL (without it, it logs to stdout). mlopsc deploys no "
+        "log sink.",
         default=None,
     )
     health_path: str = _d(

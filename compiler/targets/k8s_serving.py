@@ -198,9 +198,8 @@ def inference_service(mp: ModelPlan, config: dict[str, str]) -> Obj:
         "labels": dict(mp.labels),
         "model": _kserve_model(mp, config),
     }
-    if s.request_logging:
-        url = s.request_log_url or f"http://request-logger.{mp.env.namespace}.svc.cluster.local"
-        predictor["logger"] = {"mode": "all", "url": url}
+    if s.request_logging and s.request_log_url:  # validation requires the URL with logging
+        predictor["logger"] = {"mode": "all", "url": s.request_log_url}
     spec: Obj = {"predictor": predictor}
     if s.rollout.strategy == "canary" and s.rollout.canary_percent:
         canary_predictor = {

@@ -66,7 +66,7 @@ class EnvFile:
 def model_config(mp: ModelPlan) -> dict[str, str]:
     """What the model's containers read from `<obj>-config` (KServe: its env)."""
     m = mp.model
-    return {
+    config = {
         "MLOPSC_PROJECT": mp.labels["app.kubernetes.io/part-of"],
         "MLOPSC_ENVIRONMENT": mp.env.name,
         "MLOPSC_MODEL": m.name,
@@ -77,6 +77,9 @@ def model_config(mp: ModelPlan) -> dict[str, str]:
         "MLOPSC_FEATURES": ",".join(f.ref for f in mp.features),
         "MLOPSC_REQUEST_LOGGING": "true" if mp.serving.request_logging else "false",
     }
+    if mp.serving.request_logging and mp.serving.request_log_url:
+        config["MLOPSC_REQUEST_LOG_URL"] = mp.serving.request_log_url
+    return config
 
 
 def _service_account(mp: ModelPlan) -> Obj:
