@@ -21,12 +21,14 @@ from compiler.spec.models import (
     Entity,
     Environment,
     FeatureView,
+    Metadata,
     Model,
     Resources,
     Serving,
     Slo,
     Source,
     Team,
+    Waiver,
 )
 
 MANAGED_BY = "app.kubernetes.io/managed-by"
@@ -147,6 +149,15 @@ class Plan:
     sources: tuple[Source, ...]
     entities: tuple[Entity, ...]
     views: tuple[FeatureView, ...]
+    # The project's own facts, its waivers (spec order) and its include patterns.
+    metadata: Metadata
+    waivers: tuple[Waiver, ...]
+    includes: tuple[str, ...]
+    # Lookups by name, built once (a target looping over models must not scan them again).
+    models_by_name: dict[str, Model]
+    slos_by_model: dict[str, tuple[SloPlan, ...]]
+    # Model name -> (environment, the model there) in environment order.
+    deployments: dict[str, tuple[tuple[EnvPlan, ModelPlan], ...]]
     model_features: dict[str, tuple[FeatureRef, ...]] = field(default_factory=dict)
     # Model name -> where it trains, for models with `training` (CI and Kubernetes agree).
     trains_on: dict[str, TrainsOn] = field(default_factory=dict)
@@ -244,6 +255,13 @@ def build_plan(checked: Checked) -> Plan:
         SloPlan(slo, index.models[slo.model], index.teams[index.owner_of(index.models[slo.model])])
         for slo in sorted(project.slos, key=lambda s: s.name)
     )
+    deployments: dict[str, list[tuple[EnvPlan, ModelPlan]]] = {m.name: [] for m in models}
+    for env_plan in envs:
+        for model_plan in env_plan.models:
+            deployments[model_plan.name].append((env_plan, model_plan))
+    slos_by_model: dict[str, list[SloPlan]] = {m.name: [] for m in models}
+    for slo_plan in slos:
+        slos_by_model[slo_plan.model.name].append(slo_plan)
     # The file name only: outputs must not depend on where the spec or OUT live.
     spec_path = os.path.basename(checked.document.path)
     return Plan(
@@ -261,6 +279,12 @@ def build_plan(checked: Checked) -> Plan:
         sources=tuple(sorted(project.sources, key=lambda s: s.name)),
         entities=tuple(sorted(project.entities, key=lambda e: e.name)),
         views=tuple(sorted(project.features, key=lambda v: v.name)),
+        metadata=project.metadata,
+        waivers=tuple(project.governance.waivers),
+        includes=tuple(project.include),
+        models_by_name={m.name: m for m in models},
+        slos_by_model={k: tuple(v) for k, v in slos_by_model.items()},
+        deployments={k: tuple(v) for k, v in deployments.items()},
         model_features=features,
         trains_on=trains_on,
     )

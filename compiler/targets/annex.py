@@ -7,9 +7,27 @@ conformity, ...). Nothing here is invented: an item is "provided" only when the 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from compiler.plan import Plan
 from compiler.spec.models import Model
-from compiler.targets.report import AnnexSection
+
+
+@dataclass(frozen=True)
+class AnnexSection:
+    """One of the nine sections of EU AI Act Annex IV for one model."""
+
+    number: int
+    title: str
+    provided: list[str]
+    open: list[str]
+
+    @property
+    def status(self) -> str:
+        if not self.open:
+            return "provided"
+        return "partly provided" if self.provided else "open"
+
 
 TITLES = (
     "General description of the AI system",
@@ -34,7 +52,7 @@ def _general(plan: Plan, m: Model) -> tuple[list[str], list[str]]:
     provided.append(
         f"artifact {m.artifact.uri}" + (f" ({m.artifact.digest})" if m.artifact.digest else "")
     )
-    envs = ", ".join(f"{e.name} ({e.namespace})" for e in plan.index.project.environments)
+    envs = ", ".join(f"{e.name} ({e.namespace})" for e in plan.environments)
     provided.append(f"deployed as {m.serving.mode} serving to: {envs}")
     open_items = [
         "instructions for use for deployers (Art. 13)",
@@ -102,9 +120,9 @@ def _control(plan: Plan, m: Model) -> tuple[list[str], list[str]]:
     if m.explainability and m.explainability.method != "none":
         provided.append(f"explanations by {m.explainability.method}")
     approvers = [
-        f"{e.name}: " + ", ".join(e.approval.reviewers)
-        for e in plan.index.project.environments
-        if e.approval.required and e.approval.reviewers
+        f"{e.name}: " + ", ".join(e.env.approval.reviewers)
+        for e in plan.environments
+        if e.needs_approval and e.env.approval.reviewers
     ]
     if approvers:
         provided.append("deployment approval by " + "; ".join(approvers))
@@ -142,7 +160,7 @@ def _post_market(plan: Plan, m: Model) -> tuple[list[str], list[str]]:
             f"drift monitoring ({drift.metric} > {drift.threshold:g}, schedule {drift.schedule}) of "
             + ", ".join(drift.features)
         )
-    slos = [s.slo for s in plan.slos if s.model.name == m.name]
+    slos = [s.slo for s in plan.slos_by_model[m.name]]
     for slo in slos:
         provided.append(f"SLO {slo.name}: {slo.objective:g}% {slo.sli.kind} over {slo.window}")
     if m.serving.request_logging:

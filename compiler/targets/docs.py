@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 from compiler.emit import Artifact
 from compiler.history import History
-from compiler.plan import Plan
+from compiler.plan import EnvPlan, Plan
 from compiler.render.markdown import environment
-from compiler.spec.models import Model
+from compiler.spec.models import FeatureView, Model, Slo, Source
 from compiler.targets.report import Counts, ReportFacts, RuleRow, report_facts
 
 NAME = "docs"
@@ -118,8 +118,7 @@ def _narratives(m: Model, keys: list[tuple[str, str]]) -> list[Narrative]:
     return [Narrative(title, key, (getattr(m.card, key) or "").strip()) for title, key in keys]
 
 
-def _sli(plan: Plan, name: str) -> str:
-    slo = next(s.slo for s in plan.slos if s.slo.name == name)
+def _sli(slo: Slo) -> str:
     sli = slo.sli
     if sli.latency:
         return f"latency: requests faster than {sli.latency.threshold}"
@@ -132,18 +131,19 @@ def _sli(plan: Plan, name: str) -> str:
     return "availability: requests answered without a server error"
 
 
-def _serving(plan: Plan, m: Model) -> list[EnvServing]:
+def _approval(ep: EnvPlan) -> str:
+    if not ep.needs_approval:
+        return "not required"
+    return f"required: {', '.join(ep.env.approval.reviewers) or 'any reviewer'}"
+
+
+def _serving(plan: Plan, model: str) -> list[EnvServing]:
     rows = []
-    for ep in plan.environments:
-        mp = next(p for p in ep.models if p.name == m.name)
+    for ep, mp in plan.deployments[model]:
         s = mp.serving
         rollout: str = s.rollout.strategy
         if s.rollout.strategy == "canary" and s.rollout.canary_percent:
             rollout = f"canary, {s.rollout.canary_percent}% of traffic"
-        approval = "not required"
-        if ep.needs_approval:
-            reviewers = ", ".join(ep.env.approval.reviewers) or "any reviewer"
-            approval = f"required: {reviewers}"
         replicas = (
             f"{s.autoscaling.min_replicas}-{s.autoscaling.max_replicas}"
             if s.mode == "realtime"
@@ -159,20 +159,36 @@ def _serving(plan: Plan, m: Model) -> list[EnvServing]:
                 replicas=replicas,
                 rollout=rollout,
                 request_logging=s.request_logging,
-                approval=approval,
+                approval=_approval(ep),
             )
         )
     return rows
 
 
-def model_card(plan: Plan, facts: ReportFacts, m: Model) -> ModelCard:
+@dataclass(frozen=True)
+class Lookups:
+    """Tables by name, built once per render so that a card never scans every model."""
+
+    views: dict[str, FeatureView]
+    sources: dict[str, Source]
+    counts: dict[str, Counts]
+
+    @classmethod
+    def of(cls, plan: Plan, facts: ReportFacts) -> Lookups:
+        return cls(
+            views={v.name: v for v in plan.views},
+            sources={s.name: s for s in plan.sources},
+            counts={c.label: c for c in facts.model_counts},
+        )
+
+
+def model_card(plan: Plan, facts: ReportFacts, m: Model, *, lookups: Lookups) -> ModelCard:
     """The facts of one model's card."""
     owner = plan.owner(m.owner)
     ev = m.evaluation
     fair = ev.fairness if ev else None
     refs = plan.model_features.get(m.name, ())
-    views = {v.name: v for v in plan.views}
-    sources = {s.name: s for s in plan.sources}
+    views, sources = lookups.views, lookups.sources
     training: list[tuple[str, str]] = []
     training_sources: list[SourceRow] = []
     if m.training is not None:
@@ -229,7 +245,7 @@ def model_card(plan: Plan, facts: ReportFacts, m: Model) -> ModelCard:
         features=[FeatureRow(r.ref, r.dtype, r.pii, views[r.view].source) for r in refs],
         training=training,
         training_sources=training_sources,
-        serving=_serving(plan, m),
+        serving=_serving(plan, m.name),
         explainability=m.explainability.method if m.explainability else "",
         drift=(
             f"{drift.metric} above {drift.threshold:g} on {', '.join(drift.features)}, checked on schedule {drift.schedule}"
@@ -241,17 +257,16 @@ def model_card(plan: Plan, facts: ReportFacts, m: Model) -> ModelCard:
                 name=s.slo.name,
                 objective=f"{s.slo.objective:g}%",
                 window=s.slo.window,
-                indicator=_sli(plan, s.slo.name),
+                indicator=_sli(s.slo),
                 alerting=", ".join(
                     k for k in ("page", "ticket") if getattr(s.slo.alerting, k).enabled
                 )
                 or "none",
             )
-            for s in plan.slos
-            if s.model.name == m.name
+            for s in plan.slos_by_model[m.name]
         ],
         rules=facts.rows_by_model[m.name],
-        counts=next(c for c in facts.model_counts if c.label == m.name),
+        counts=lookups.counts[m.name],
     )
 
 
@@ -261,7 +276,8 @@ def render_documents(plan: Plan, *, history: History = NO_HISTORY) -> list[Artif
 
     env = environment()
     facts = report_facts(plan)
-    cards = [model_card(plan, facts, m) for m in plan.models]
+    lookups = Lookups.of(plan, facts)
+    cards = [model_card(plan, facts, m, lookups=lookups) for m in plan.models]
     graph = lineage(plan)
     context = {
         "facts": facts,

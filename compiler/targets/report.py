@@ -7,12 +7,12 @@ Markdown and HTML reports show the same content in the same order and stay deter
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from compiler.governance import EXPIRING_DAYS, Outcome
 from compiler.plan import Plan
-from compiler.spec.models import Model, Source, Waiver
+from compiler.spec.models import FeatureView, Model, Source, Waiver
+from compiler.targets.annex import AnnexSection, annex_iv
 
 STATUSES = ("pass", "fail", "waived", "warning")
 FRAMEWORK_NAMES = {
@@ -78,22 +78,6 @@ class RuleRow:
     severity: str
     message: str
     waiver: WaiverView | None
-
-
-@dataclass(frozen=True)
-class AnnexSection:
-    """One of the nine sections of EU AI Act Annex IV for one model."""
-
-    number: int
-    title: str
-    provided: list[str]
-    open: list[str]
-
-    @property
-    def status(self) -> str:
-        if not self.open:
-            return "provided"
-        return "partly provided" if self.provided else "open"
 
 
 @dataclass(frozen=True)
@@ -169,16 +153,19 @@ def _waiver_view(plan: Plan, waiver: Waiver, *, used: bool) -> WaiverView:
     )
 
 
-def subject_kind(plan: Plan, target: str, section: str) -> str:
-    """What a rule fired on: the path's section when it names the target, else a lookup."""
-    ix = plan.index
-    tables: dict[str, Collection[str]] = {
-        "models": ix.models,
-        "sources": ix.sources,
-        "features": ix.views,
-        "environments": ix.environments,
-        "slos": ix.slos,
+def subject_tables(plan: Plan) -> dict[str, frozenset[str]]:
+    """The names of each kind of subject a rule can fire on, by spec section."""
+    return {
+        "models": frozenset(plan.models_by_name),
+        "sources": frozenset(s.name for s in plan.sources),
+        "features": frozenset(v.name for v in plan.views),
+        "environments": frozenset(e.name for e in plan.environments),
+        "slos": frozenset(s.slo.name for s in plan.slos),
     }
+
+
+def subject_kind(tables: dict[str, frozenset[str]], target: str, section: str) -> str:
+    """What a rule fired on: the path's section when it names the target, else a lookup."""
     if section in tables and target in tables[section]:
         return SUBJECT_KINDS[section]
     for name, table in tables.items():
@@ -187,10 +174,10 @@ def subject_kind(plan: Plan, target: str, section: str) -> str:
     return "project"
 
 
-def _row(plan: Plan, outcome: Outcome) -> RuleRow:
+def _row(plan: Plan, tables: dict[str, frozenset[str]], outcome: Outcome) -> RuleRow:
     framework, title, source = plan.governance.rule_info(outcome.rule)
     res = outcome.result
-    kind = subject_kind(plan, res.target, str(res.path[0]) if res.path else "")
+    kind = subject_kind(tables, res.target, str(res.path[0]) if res.path else "")
     waiver = None
     if outcome.waiver is not None:
         waiver = _waiver_view(plan, outcome.waiver, used=True)
@@ -230,19 +217,24 @@ _ORDER = {s: i for i, s in enumerate(("fail", "warning", "waived", "pass"))}
 
 def rule_rows(plan: Plan) -> list[RuleRow]:
     """Every rule result, failures first, then by rule and subject."""
-    rows = [_row(plan, o) for o in plan.governance.outcomes]
+    tables = subject_tables(plan)
+    rows = [_row(plan, tables, o) for o in plan.governance.outcomes]
     return sorted(rows, key=lambda r: (_ORDER[r.status], r.rule, r.subject_kind, r.subject))
 
 
-def model_rows(plan: Plan, rows: list[RuleRow], model: str) -> list[RuleRow]:
-    return [r for r in rows if r.subject_kind == "model" and r.subject == model]
+def rows_by_model(plan: Plan, rows: list[RuleRow]) -> dict[str, list[RuleRow]]:
+    """Each model's rule results, in the order of `rows` (one pass over them)."""
+    grouped: dict[str, list[RuleRow]] = {m.name: [] for m in plan.models}
+    for row in rows:
+        if row.subject_kind == "model" and row.subject in grouped:
+            grouped[row.subject].append(row)
+    return grouped
 
 
 def waiver_views(plan: Plan) -> list[WaiverView]:
     """Every waiver of the spec, used or not, by expiry."""
     used = {(o.rule, o.result.target) for o in plan.governance.outcomes if o.waiver is not None}
-    waivers = plan.index.project.governance.waivers
-    views = [_waiver_view(plan, w, used=(w.rule, w.target) in used) for w in waivers]
+    views = [_waiver_view(plan, w, used=(w.rule, w.target) in used) for w in plan.waivers]
     return sorted(views, key=lambda w: (w.expires, w.rule, w.target))
 
 
@@ -252,21 +244,27 @@ def _source_location(source: Source) -> str:
 
 def records_of_processing(plan: Plan) -> list[RecordOfProcessing]:
     """One GDPR record per source that declares personal data."""
+    views_of: dict[str, list[FeatureView]] = {}
+    for view in plan.views:
+        views_of.setdefault(view.source, []).append(view)
+    models_of_view: dict[str, set[str]] = {}
+    trained_on: dict[str, set[str]] = {}
+    for m in plan.models:
+        for ref in plan.model_features.get(m.name, ()):
+            models_of_view.setdefault(ref.view, set()).add(m.name)
+        if m.training is not None:
+            for source_name in m.training.data:
+                trained_on.setdefault(source_name, set()).add(m.name)
     records: list[RecordOfProcessing] = []
     for source in plan.sources:
         if not source.pii_columns:
             continue
-        views = [v for v in plan.views if v.source == source.name]
+        views = views_of.get(source.name, [])
         view_names = {v.name for v in views}
         pii = sorted(f"{v.name}:{f.name}" for v in views for f in v.fields if f.pii)
-        models = sorted(
-            m.name
-            for m in plan.models
-            if any(ref.view in view_names for ref in plan.model_features.get(m.name, ()))
-        )
-        trained = sorted(
-            m.name for m in plan.models if m.training is not None and source.name in m.training.data
-        )
+        models: set[str] = set()
+        for view_name in view_names:
+            models |= models_of_view.get(view_name, set())
         records.append(
             RecordOfProcessing(
                 source=source.name,
@@ -278,8 +276,8 @@ def records_of_processing(plan: Plan) -> list[RecordOfProcessing]:
                 retention=source.retention or "",
                 views=sorted(view_names),
                 pii_features=pii,
-                models=models,
-                trained_by=trained,
+                models=sorted(models),
+                trained_by=sorted(trained_on.get(source.name, ())),
             )
         )
     return records
@@ -287,11 +285,12 @@ def records_of_processing(plan: Plan) -> list[RecordOfProcessing]:
 
 def report_facts(plan: Plan) -> ReportFacts:
     """The compliance report's content."""
-    from compiler.targets.annex import annex_iv
-
-    project = plan.index.project
     rows = rule_rows(plan)
-    by_model = {m.name: model_rows(plan, rows, m.name) for m in plan.models}
+    by_model = rows_by_model(plan, rows)
+    other = [r for r in rows if r.subject_kind != "model"]
+    by_framework: dict[str, list[RuleRow]] = {}
+    for row in rows:
+        by_framework.setdefault(row.framework, []).append(row)
     frameworks = [*plan.governance.frameworks]
     if plan.governance.policies:
         frameworks.append("policy")
@@ -300,30 +299,27 @@ def report_facts(plan: Plan) -> ReportFacts:
     annex_on = "eu-ai-act" in plan.governance.frameworks
     return ReportFacts(
         project=plan.name,
-        description=project.metadata.description or "",
+        description=plan.metadata.description or "",
         owner=owner.name,
         owner_email=owner.email,
-        repository=project.metadata.repository or "",
+        repository=plan.metadata.repository or "",
         spec_path=plan.spec_path,
         spec_sha256=plan.spec_sha256,
         version=plan.version,
         today=plan.governance.today.isoformat(),
         frameworks=[FRAMEWORK_NAMES.get(f, f) for f in frameworks],
         model_counts=[_count(m.name, by_model[m.name], risk=m.risk) for m in plan.models],
-        other_rows=[r for r in rows if r.subject_kind != "model"],
-        other_counts=_count(
-            "data, environments and SLOs", [r for r in rows if r.subject_kind != "model"]
-        ),
+        other_rows=other,
+        other_counts=_count("data, environments and SLOs", other),
         framework_counts=[
-            _count(FRAMEWORK_NAMES.get(f, f), [r for r in rows if r.framework == f])
-            for f in frameworks
+            _count(FRAMEWORK_NAMES.get(f, f), by_framework.get(f, [])) for f in frameworks
         ],
         totals=_count("all rules", rows),
         rows=rows,
         rows_by_model=by_model,
         waivers=waiver_views(plan),
         high_risk=high,
-        annex={name: annex_iv(plan, plan.index.models[name]) for name in high},
+        annex={name: annex_iv(plan, plan.models_by_name[name]) for name in high},
         annex_applies=annex_on,
         gdpr=records_of_processing(plan),
         models=list(plan.models),
