@@ -10,33 +10,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import shutil
 import tempfile
-from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+
+from compiler.artifact import Artifact
+from compiler.render.yaml import json_text
 
 LOCK = "mlopsc.lock.json"
-_SAFE_PART = re.compile(r"^[A-Za-z0-9_.][A-Za-z0-9._-]*$")  # .github is fine; . and .. are not
-
-
-@dataclass(frozen=True)
-class Artifact:
-    """One generated file: a relative path and its exact bytes."""
-
-    path: str
-    content: bytes
-    target: str = ""
-
-    def __post_init__(self) -> None:
-        parts = self.path.split("/")
-        if not parts or any(not _SAFE_PART.match(p) or p in (".", "..") for p in parts):
-            raise ValueError(f"unsafe output path {self.path!r}")
-
-    @property
-    def sha256(self) -> str:
-        return hashlib.sha256(self.content).hexdigest()
 
 
 class EmitError(Exception):
@@ -54,22 +35,6 @@ class Finding:
 
     kind: str  # stale | missing | edited | extra
     path: str
-
-
-def _dump_yaml(data: Any) -> str:
-    from compiler.yamlout import dump
-
-    return dump(data)
-
-
-def yaml_text(documents: Iterable[Any], *, header: str = "") -> bytes:
-    """Several YAML documents in one file, with a fixed style."""
-    parts = [_dump_yaml(doc) for doc in documents]
-    return (header + "---\n".join(parts)).encode("utf-8")
-
-
-def json_text(data: Any) -> bytes:
-    return (json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False) + "\n").encode("utf-8")
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from compiler import emit
-from compiler.emit import LOCK, Artifact, EmitError, LockInfo, check_outputs, write_outputs
+from compiler.artifact import Artifact
+from compiler.emit import LOCK, EmitError, LockInfo, check_outputs, write_outputs
+from compiler.render.yaml import yaml_text
 
 INFO = LockInfo("0.0.0", "mlops.yaml", "0" * 64)
 
@@ -168,7 +170,7 @@ def test_check_without_lock_says_missing(tmp_path: Path) -> None:
 
 def test_yaml_text_has_no_anchors_and_keeps_order() -> None:
     shared = {"b": 1, "a": 2}
-    text = emit.yaml_text([{"z": shared, "y": shared}], header="# h\n").decode()
+    text = yaml_text([{"z": shared, "y": shared}], header="# h\n").decode()
     assert "&" not in text and "*" not in text
     assert text.startswith("# h\nz:\n  b: 1\n  a: 2\n")
 

@@ -163,8 +163,8 @@ def test_valid_variants_build_parseable_outputs(tmp_path_factory: Any, data: st.
     import yaml
 
     from compiler.plan import build_plan
+    from compiler.render.yaml import dump
     from compiler.targets import REGISTRY, preflight, render_all
-    from compiler.yamlout import dump
 
     spec = data.draw(st.sampled_from([p for p in EXAMPLES if "include:" not in p.read_text()]))
     doc = load_spec(str(spec), Sink())

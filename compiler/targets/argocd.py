@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from compiler.emit import Artifact, yaml_text
+from compiler.artifact import Artifact
 from compiler.plan import EnvPlan, Plan, k8s_name
+from compiler.render.yaml import yaml_text
+from compiler.targets.base import ModuleTarget, Problem
 
 NAME = "argocd"
 ARGOCD_NAMESPACE = "argocd"
@@ -20,8 +22,7 @@ def repo_url(repository: str) -> str:
 
 
 def application(plan: Plan, ep: EnvPlan) -> dict[str, Any]:
-    project = plan.index.project
-    repository = project.metadata.repository or ""
+    repository = plan.metadata.repository or ""
     folder = plan.repo_path("kubernetes", ep.name)
     sync: dict[str, Any] = {
         "syncOptions": ["PruneLast=true", "ApplyOutOfSyncOnly=true"],
@@ -46,7 +47,7 @@ def application(plan: Plan, ep: EnvPlan) -> dict[str, Any]:
             "source": {
                 "repoURL": repo_url(repository),
                 # Approval environments sync the branch the promotion moves after approval.
-                "targetRevision": ep.release_branch or project.outputs.revision,
+                "targetRevision": ep.release_branch or plan.revision,
                 "path": folder,
                 # A plain directory: kustomize is quadratic in objects, Argo CD needs none of it.
                 "directory": {"recurse": False, "exclude": "kustomization.yaml"},
@@ -58,12 +59,12 @@ def application(plan: Plan, ep: EnvPlan) -> dict[str, Any]:
     }
 
 
-def preflight(plan: Plan) -> list[tuple[str, str, tuple[str | int, ...]]]:
+def preflight(plan: Plan) -> list[Problem]:
     """Argo CD syncs from git: the spec must say which repository."""
-    if plan.index.project.metadata.repository:
+    if plan.metadata.repository:
         return []
     return [
-        (
+        Problem(
             "MLC408",
             "the argocd target needs metadata.repository (the git repository Argo CD syncs from)",
             ("metadata",),
@@ -77,3 +78,6 @@ def render(plan: Plan) -> list[Artifact]:
         Artifact(f"argocd/{ep.name}.yaml", yaml_text([application(plan, ep)], header=header))
         for ep in plan.environments
     ]
+
+
+TARGET = ModuleTarget(NAME, render, preflight_fn=preflight)

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from compiler.emit import Artifact
+from compiler.artifact import Artifact
 from compiler.history import History
 from compiler.plan import EnvPlan, Plan
 from compiler.render.markdown import environment
 from compiler.spec.models import FeatureView, Model, Slo, Source
+from compiler.targets.base import ModuleTarget
 from compiler.targets.report import Counts, ReportFacts, RuleRow, report_facts
 
 NAME = "docs"
@@ -311,3 +312,6 @@ def render_documents(plan: Plan, *, history: History = NO_HISTORY) -> list[Artif
 def render(plan: Plan) -> list[Artifact]:
     """The docs target of `build`: no git history, so the output depends on the spec alone."""
     return render_documents(plan)
+
+
+TARGET = ModuleTarget(NAME, render)

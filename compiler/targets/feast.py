@@ -11,10 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from compiler.emit import Artifact, yaml_text
+from compiler.artifact import Artifact
 from compiler.plan import Plan
+from compiler.render.yaml import yaml_text
 from compiler.spec.models import FeatureStore, FeatureView, Source
 from compiler.spec.types import UNITS, duration_seconds
+from compiler.targets.base import ModuleTarget
 
 NAME = "feast"
 
@@ -520,3 +522,6 @@ def render(plan: Plan) -> list[Artifact]:
         Artifact("feast/feature_store.yaml", yaml_text([store_yaml(plan)], header=header)),
         Artifact("feast/features.py", features_py(plan).encode("utf-8")),
     ]
+
+
+TARGET = ModuleTarget(NAME, render)

@@ -10,9 +10,11 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
-from compiler.emit import Artifact, yaml_text
+from compiler.artifact import Artifact
 from compiler.plan import EnvPlan, Plan
+from compiler.render.yaml import yaml_text
 from compiler.spec.models import Model
+from compiler.targets.base import ModuleTarget
 
 NAME = "github"
 RUNNER = "ubuntu-24.04"
@@ -391,3 +393,6 @@ def render(plan: Plan) -> list[Artifact]:
         )
     artifacts.append(Artifact("github/CODEOWNERS", codeowners(plan)))
     return artifacts
+
+
+TARGET = ModuleTarget(NAME, render)

@@ -9,9 +9,11 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
-from compiler.emit import Artifact, yaml_text
+from compiler.artifact import Artifact
 from compiler.plan import EnvPlan, Plan
+from compiler.render.yaml import yaml_text
 from compiler.spec.models import Model
+from compiler.targets.base import ModuleTarget
 
 NAME = "gitlab"
 IMAGE = "python:3.11"  # the full image: promotion needs git
@@ -228,3 +230,6 @@ def render(plan: Plan) -> list[Artifact]:
     return [
         Artifact("gitlab/mlops.gitlab-ci.yml", yaml_text([pipeline(plan)], header=plan.header("#")))
     ]
+
+
+TARGET = ModuleTarget(NAME, render)

@@ -7,13 +7,15 @@ place, where an object too large for the API server stops the build (docs/kubern
 
 from __future__ import annotations
 
-import importlib
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 
-from compiler.emit import Artifact, yaml_text
+from compiler.artifact import Artifact
 from compiler.plan import JOB_DEFAULTS, EnvPlan, ModelPlan, Plan, SpecPath, k8s_name
+from compiler.render.yaml import yaml_text
+from compiler.targets import contributed_env_files
+from compiler.targets.admission import admission_files
+from compiler.targets.base import ModuleTarget
 from compiler.targets.k8s_pods import (
     Obj,
     config_name,
@@ -32,13 +34,6 @@ MAX_OBJECT_BYTES = 1024 * 1024
 OBJECT_TOO_LARGE = "MLC415"
 # A valid schedule for a suspended CronJob: training without a schedule runs only by hand.
 MANUAL_ONLY = "0 0 1 1 *"
-
-# Other targets add objects to each environment folder: (plan, env) -> [(file name, objects)].
-Provider = Callable[[Plan, EnvPlan], list[tuple[str, list[Obj]]]]
-PROVIDERS: list[str] = [  # "module:function" names, imported when the target renders
-    "compiler.targets.admission:admission_files",
-    "compiler.targets.monitoring:prometheus_rule_files",
-]
 
 
 class ObjectTooLarge(Exception):
@@ -197,10 +192,7 @@ def env_files(plan: Plan, ep: EnvPlan) -> list[EnvFile]:
     files += [
         EnvFile(f"model-{mp.name}.yaml", model_objects(plan, mp), mp.spec_path) for mp in ep.models
     ]
-    for provider in PROVIDERS:
-        module_name, _, func = provider.partition(":")
-        contributed = getattr(importlib.import_module(module_name), func)(plan, ep)
-        files += [EnvFile(name, objects, where) for name, objects in contributed]
+    files += [EnvFile(name, objects, where) for name, objects in admission_files(plan, ep)]
     return sorted(files, key=lambda f: f.name)
 
 
@@ -237,9 +229,12 @@ def render(plan: Plan) -> list[Artifact]:
         kustomization = {
             "apiVersion": "kustomize.config.k8s.io/v1beta1",
             "kind": "Kustomization",
-            "resources": [f.name for f in files],
+            "resources": sorted([f.name for f in files] + contributed_env_files(plan, ep)),
         }
         artifacts.append(
             Artifact(f"{folder}/kustomization.yaml", header + yaml_text([kustomization]))
         )
     return artifacts
+
+
+TARGET = ModuleTarget(NAME, render)

@@ -1,17 +1,19 @@
 """Monitoring target: SLOs compiled to Prometheus rules proven by promtool tests, Alertmanager
 routes per owner team, and a Grafana dashboard per model (docs/monitoring.md).
 
-The same rule groups are also PrometheusRule objects in each Kubernetes environment folder,
-through `prometheus_rule_files`, a provider of the kubernetes target.
+The same rule groups are also PrometheusRule objects that this target writes into each
+Kubernetes environment folder (declared through `env_files`, so the kustomization lists them).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from compiler.emit import Artifact, json_text, yaml_text
+from compiler.artifact import Artifact
 from compiler.plan import EnvPlan, Plan, k8s_name
+from compiler.render.yaml import json_text, yaml_text
 from compiler.targets import alertmanager, grafana, prometheus, prometheus_tests
+from compiler.targets.base import ModuleTarget
 
 NAME = "monitoring"
 RULES = "monitoring/prometheus/rules"
@@ -36,9 +38,19 @@ def prometheus_rule_files(plan: Plan, ep: EnvPlan) -> list[tuple[str, list[dict[
     return [("prometheus-rules.yaml", [rule])]
 
 
+def env_files(plan: Plan, ep: EnvPlan) -> list[str]:
+    """Files this target writes into `kubernetes/<env>/`."""
+    return [name for name, _ in prometheus_rule_files(plan, ep)]
+
+
 def render(plan: Plan) -> list[Artifact]:
     header = plan.header("#")
     artifacts: list[Artifact] = []
+    for ep in plan.environments:
+        for name, objects in prometheus_rule_files(plan, ep):
+            artifacts.append(
+                Artifact(f"kubernetes/{ep.name}/{name}", yaml_text(objects, header=header))
+            )
     for name, file_header, rules in prometheus.rule_files(plan):
         artifacts.append(Artifact(f"{RULES}/{name}", yaml_text([rules], header=file_header)))
     for sp in plan.slos:
@@ -58,3 +70,6 @@ def render(plan: Plan) -> list[Artifact]:
             )
         )
     return artifacts
+
+
+TARGET = ModuleTarget(NAME, render, env_files_fn=env_files)

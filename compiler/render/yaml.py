@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
@@ -137,3 +138,13 @@ def dump(data: Any) -> str:
         _block(data, 0, lines)
         return "\n".join(lines) + "\n"
     return _inline(data) + "\n"
+
+
+def yaml_text(documents: Iterable[Any], *, header: str = "") -> bytes:
+    """Several YAML documents in one file, with a fixed style."""
+    return (header + "---\n".join(dump(doc) for doc in documents)).encode("utf-8")
+
+
+def json_text(data: Any) -> bytes:
+    """JSON with a fixed style: two-space indent, key order as given, UTF-8, final newline."""
+    return (json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False) + "\n").encode("utf-8")

@@ -1,4 +1,4 @@
-"""compiler/yamlout.py: whatever it writes, YAML 1.1 and 1.2 readers read back unchanged."""
+"""compiler/render/yaml.py: whatever it writes, YAML 1.1 and 1.2 readers read back unchanged."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
-from compiler.yamlout import dump, scalar_str
+from compiler.render.yaml import dump, scalar_str
 
 TRICKY = [
     "on", "off", "yes", "no", "y", "n", "true", "False", "null", "~", "", " ", "-", "- a", ":",

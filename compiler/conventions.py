@@ -1,0 +1,57 @@
+"""Conventions: every name, suffix and label key that more than one output uses, in one place.
+
+Outputs agree with each other because they read these, never a copy: the alert's `cronjob`
+label is the CronJob's name, the dashboard's selector is the Deployment's label. The SLI metric
+catalog (metric names and labels per SLI kind and runtime) lives beside this in the monitoring
+conventions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+# Label keys (Kubernetes recommended labels plus mlopsc's own).
+MANAGED_BY = "app.kubernetes.io/managed-by"
+PART_OF = "app.kubernetes.io/part-of"
+INSTANCE = "app.kubernetes.io/instance"
+APP_NAME = "app.kubernetes.io/name"
+APP_VERSION = "app.kubernetes.io/version"
+COMPONENT = "app.kubernetes.io/component"
+MODEL_LABEL = "mlopsc/model"
+OWNER_LABEL = "mlopsc/owner"
+RISK_LABEL = "mlopsc/risk"
+GENERATOR = "mlopsc"
+
+# Object name suffixes of a model's workloads (a CronJob's name is at most 52 characters).
+CANARY_SUFFIX = "canary"
+TRAIN_SUFFIX = "train"
+DRIFT_SUFFIX = "drift"
+SCORE_SUFFIX = "score"
+NAME_LIMIT = 45  # leaves room for -canary, -train, -drift, -score within the 52 of a CronJob
+
+# Branch an approval environment's Argo CD Application syncs; promotion fast-forwards it.
+RELEASE_BRANCH_PREFIX = "mlopsc/"
+
+# CI job names of a model's stages.
+CI_TRAIN_JOB = "mlopsc-train"
+CI_GATE_JOB = "mlopsc-gate"
+CI_PROMOTE_JOB = "mlopsc-promote"
+
+
+def k8s_name(*parts: str, limit: int = NAME_LIMIT) -> str:
+    """Join validated DNS-1123 parts; shorten with a stable hash when too long."""
+    name = "-".join(p for p in parts if p)
+    if len(name) <= limit:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:6]
+    return name[: limit - 7].rstrip("-") + "-" + digest
+
+
+def workload_name(object_name: str, suffix: str) -> str:
+    """The name of a model's workload with a suffix: `<object>-train`, `<object>-canary`, …"""
+    return f"{object_name}-{suffix}"
+
+
+def ci_job(stage: str, model: str) -> str:
+    """A model's CI job (or concurrency group) name: `mlopsc-train-<model>`."""
+    return f"{stage}-{model}"
