@@ -188,7 +188,7 @@ def init(directory: str, name: str | None, force: bool) -> None:
 @cli.command()
 @click.option(
     "--pack",
-    type=click.Choice(["baseline", "eu-ai-act", "gdpr"]),
+    type=click.Choice(["baseline", "eu-ai-act", "gdpr"]),  # compiler.governance.rules.Pack
     default=None,
     help="Only the rules of one pack.",
 )

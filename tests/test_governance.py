@@ -242,3 +242,45 @@ def test_policy_eval_error(tmp_path: Path) -> None:
     [(code, _, line, _, message)] = policy(tmp_path, "model", "model.nope == 1")
     assert code == dx.POLICY_EVAL and line == 57
     assert message == "policy 'p1' failed on model 'recommender': no key 'nope'"
+
+
+def test_each_rule_id_is_written_once_and_registered_in_the_table() -> None:
+    import re
+
+    import compiler.governance.rules as rules_module
+
+    source = Path(rules_module.__file__).read_text()
+    for rule_id in RULES:
+        assert len(re.findall(rf'"{rule_id}"', source)) == 1, rule_id
+    # Every id-shaped string in the module is a registered rule (none registered elsewhere).
+    assert set(re.findall(r'"([A-Z]+-\d{3})"', source)) == set(RULES)
+
+
+def test_status_severity_and_pack_are_enums() -> None:
+    from compiler.governance import Pack, RuleSeverity, Status
+
+    assert [p.value for p in Pack] == ["baseline", "eu-ai-act", "gdpr"] == list(PACKS)
+    assert {r.pack for r in RULES.values()} <= set(Pack)
+    assert {r.severity for r in RULES.values()} == set(RuleSeverity)
+    assert {s.value for s in Status} == {"pass", "fail", "waived", "warning"}
+
+
+def test_rules_pack_option_offers_every_pack() -> None:
+    import click
+
+    from compiler.cli import rules
+    from compiler.governance import Pack
+
+    option = next(p for p in rules.params if p.name == "pack")
+    assert isinstance(option.type, click.Choice)
+    assert list(option.type.choices) == [p.value for p in Pack]
+
+
+def test_outcomes_carry_enums() -> None:
+    from compiler.governance import RuleSeverity, Status
+
+    checked, _ = check_text(Path("."), HIGH)
+    assert checked is not None
+    outcomes = checked.governance.outcomes
+    assert outcomes and all(isinstance(o.status, Status) for o in outcomes)
+    assert all(isinstance(o.severity, RuleSeverity) for o in outcomes)

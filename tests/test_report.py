@@ -232,3 +232,12 @@ def test_html_renders_in_chromium(
     assert "Rule results for" in dom and "<svg" in dom and "GDPR record of processing" in dom
     for card in (built_examples[example] / "docs/model-cards").glob("*.md"):
         assert f'id="model-{card.stem}"' in dom
+
+
+def test_annex_does_not_import_the_report() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, compiler.targets.annex; print('compiler.targets.report' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"

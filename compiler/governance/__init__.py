@@ -4,24 +4,59 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from compiler import diagnostics as dx
 from compiler.diagnostics import Sink
-from compiler.governance.rules import PACKS, RULES, Result, Rule
+from compiler.governance.rules import PACKS, RULES, Pack, Result, Rule, RuleSeverity, Status
 from compiler.load import SourceMap
 from compiler.meaning import Index
 from compiler.spec.models import Policy, Waiver
 
+__all__ = [
+    "EXPIRING_DAYS",
+    "POLICY",
+    "Governance",
+    "Outcome",
+    "Pack",
+    "RuleSeverity",
+    "Status",
+    "WaiverState",
+    "waiver_state",
+]
+
 EXPIRING_DAYS = 30
+POLICY = "policy"  # the framework of the project's own CEL policies, beside the packs
+
+
+class WaiverState(StrEnum):
+    """Where a waiver stands on a given day."""
+
+    ACTIVE = "active"
+    EXPIRING_SOON = "expiring-soon"
+    EXPIRED = "expired"
+    UNUSED = "unused"
+
+
+def waiver_state(waiver: Waiver, today: dt.date, *, used: bool) -> tuple[WaiverState, int]:
+    """(state, days left) of a waiver on `today`; the one place waiver expiry is computed."""
+    days = (waiver.expires - today).days
+    if days < 0:
+        return WaiverState.EXPIRED, days
+    if not used:
+        return WaiverState.UNUSED, days
+    if days <= EXPIRING_DAYS:
+        return WaiverState.EXPIRING_SOON, days
+    return WaiverState.ACTIVE, days
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """A rule result with its final status: pass, fail, waived or warning."""
+    """A rule result with its final status once waivers are applied."""
 
     result: Result
-    status: str
-    severity: str
+    status: Status
+    severity: RuleSeverity
     waiver: Waiver | None = None
     waiver_expired: bool = False
 
@@ -34,18 +69,18 @@ class Outcome:
 class Governance:
     """Everything the compliance report needs to know about rule results."""
 
-    frameworks: list[str]
+    frameworks: list[Pack]
     outcomes: list[Outcome] = field(default_factory=list)
     policies: dict[str, Policy] = field(default_factory=dict)
     today: dt.date = field(default_factory=dt.date.today)
 
     def rule_info(self, rule_id: str) -> tuple[str, str, str]:
-        """(framework, title, source) of a built-in rule or a policy."""
+        """(framework: a pack or POLICY, title, source) of a built-in rule or a policy."""
         if rule_id in RULES:
             r = RULES[rule_id]
             return r.pack, r.title, r.source
         policy = self.policies[rule_id]
-        return "policy", policy.description, "project policy"
+        return POLICY, policy.description, "project policy"
 
 
 def known_rule_ids(policies: list[Policy]) -> set[str]:
@@ -88,22 +123,22 @@ def check_waiver_names(ix: Index, smap: SourceMap, sink: Sink) -> None:
             )
 
 
-def _enabled_rules(frameworks: list[str]) -> list[Rule]:
+def _enabled_rules(frameworks: list[Pack]) -> list[Rule]:
     return [r for r in RULES.values() if r.pack in frameworks]
 
 
 def evaluate_governance(ix: Index, smap: SourceMap, sink: Sink, *, today: dt.date) -> Governance:
     """Run the rule packs and policies, apply waivers and report every violation."""
     gov_spec = ix.project.governance
-    frameworks: list[str] = [f for f in PACKS if f in gov_spec.frameworks]
-    results: list[tuple[Result, str]] = []
+    frameworks = [f for f in PACKS if f in gov_spec.frameworks]
+    results: list[tuple[Result, RuleSeverity]] = []
     for r in _enabled_rules(frameworks):
-        results.extend((res, r.severity) for res in r.check(ix))
+        results.extend((res, r.severity) for res in r.results(ix))
     if gov_spec.policies:
         from compiler.governance.policies import compile_policies, run_policies
 
         compiled = compile_policies(ix, smap, sink)
-        by_id = {c.policy.id: c.policy.severity for c in compiled}
+        by_id = {c.policy.id: RuleSeverity(c.policy.severity) for c in compiled}
         results.extend((res, by_id[res.rule]) for res in run_policies(compiled, ix, smap, sink))
     gov = Governance(frameworks, policies={p.id: p for p in gov_spec.policies}, today=today)
     waivers = {(w.rule, w.target): (i, w) for i, w in enumerate(gov_spec.waivers)}
@@ -112,20 +147,21 @@ def evaluate_governance(ix: Index, smap: SourceMap, sink: Sink, *, today: dt.dat
         key = (res.rule, res.target)
         found = waivers.get(key)
         if res.passed:
-            gov.outcomes.append(Outcome(res, "pass", severity))
+            gov.outcomes.append(Outcome(res, Status.PASS, severity))
             continue
         if found is not None:
             used.add(key)
             _, waiver = found
-            if waiver.expires >= today:
-                gov.outcomes.append(Outcome(res, "waived", severity, waiver))
+            state, _ = waiver_state(waiver, today, used=True)
+            if state is not WaiverState.EXPIRED:
+                gov.outcomes.append(Outcome(res, Status.WAIVED, severity, waiver))
                 sink.note(
                     res.rule,
                     f"{res.message} (waived by {waiver.approved_by} until {waiver.expires}: {waiver.reason})",
                     smap.span(res.path),
                 )
                 continue
-            gov.outcomes.append(Outcome(res, "fail", severity, waiver, waiver_expired=True))
+            gov.outcomes.append(Outcome(res, Status.FAIL, severity, waiver, waiver_expired=True))
             sink.error(
                 res.rule,
                 f"{res.message} (its waiver expired on {waiver.expires})",
@@ -133,11 +169,11 @@ def evaluate_governance(ix: Index, smap: SourceMap, sink: Sink, *, today: dt.dat
                 hint="renew the waiver with a new `expires` date, or fix the spec",
             )
             continue
-        status = "fail" if severity == "error" else "warning"
+        status = Status.FAIL if severity is RuleSeverity.ERROR else Status.WARNING
         gov.outcomes.append(Outcome(res, status, severity))
         rule_obj = RULES.get(res.rule)
         hint = f"{rule_obj.source}: {rule_obj.rationale}" if rule_obj else None
-        if severity == "error":
+        if severity is RuleSeverity.ERROR:
             sink.error(res.rule, res.message, smap.span(res.path), hint=hint)
         else:
             sink.warning(res.rule, res.message, smap.span(res.path), hint=hint)

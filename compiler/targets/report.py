@@ -6,20 +6,26 @@ Markdown and HTML reports show the same content in the same order and stay deter
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
 
-from compiler.governance import EXPIRING_DAYS, Outcome
+from compiler.governance import (
+    POLICY,
+    Outcome,
+    Pack,
+    RuleSeverity,
+    Status,
+    WaiverState,
+    waiver_state,
+)
 from compiler.plan import Plan
 from compiler.spec.models import FeatureView, Model, Source, Waiver
 from compiler.targets.annex import AnnexSection, annex_iv
 
-STATUSES = ("pass", "fail", "waived", "warning")
-FRAMEWORK_NAMES = {
-    "baseline": "Baseline (SRE and supply-chain practice)",
-    "eu-ai-act": "EU AI Act (Regulation (EU) 2024/1689)",
-    "gdpr": "GDPR (Regulation (EU) 2016/679)",
-    "policy": "Project policies (CEL)",
+FRAMEWORK_NAMES: dict[str, str] = {
+    Pack.BASELINE: "Baseline (SRE and supply-chain practice)",
+    Pack.EU_AI_ACT: "EU AI Act (Regulation (EU) 2024/1689)",
+    Pack.GDPR: "GDPR (Regulation (EU) 2016/679)",
+    POLICY: "Project policies (CEL)",
 }
 SUBJECT_KINDS = {
     "models": "model",
@@ -57,11 +63,11 @@ class WaiverView:
     approver_email: str
     expires: str
     days_left: int
-    state: str  # active | expiring-soon | expired | unused
+    state: WaiverState
 
     @property
     def expiring_soon(self) -> bool:
-        return self.state == "expiring-soon"
+        return self.state is WaiverState.EXPIRING_SOON
 
 
 @dataclass(frozen=True)
@@ -74,8 +80,8 @@ class RuleRow:
     source: str
     subject: str
     subject_kind: str
-    status: str
-    severity: str
+    status: Status
+    severity: RuleSeverity
     message: str
     waiver: WaiverView | None
 
@@ -126,18 +132,6 @@ class ReportFacts:
     models: list[Model] = field(default_factory=list)
 
 
-def waiver_state(waiver: Waiver, today: dt.date, *, used: bool) -> tuple[str, int]:
-    """(state, days left) of a waiver on `today`."""
-    days = (waiver.expires - today).days
-    if days < 0:
-        return "expired", days
-    if not used:
-        return "unused", days
-    if days <= EXPIRING_DAYS:
-        return "expiring-soon", days
-    return "active", days
-
-
 def _waiver_view(plan: Plan, waiver: Waiver, *, used: bool) -> WaiverView:
     state, days = waiver_state(waiver, plan.governance.today, used=used)
     team = plan.teams.get(waiver.approved_by)
@@ -183,7 +177,7 @@ def _row(plan: Plan, tables: dict[str, frozenset[str]], outcome: Outcome) -> Rul
         waiver = _waiver_view(plan, outcome.waiver, used=True)
     # A passing result's message describes the failure; show what was met instead.
     message = res.message
-    if outcome.status == "pass":
+    if outcome.status is Status.PASS:
         where = ".".join(str(p) for p in res.path[2:] if str(p) != "name")
         message = f"meets: {title}" + (f" ({where})" if where else "")
     return RuleRow(
@@ -205,14 +199,14 @@ def _count(label: str, rows: list[RuleRow], *, risk: str = "") -> Counts:
     return Counts(
         label,
         risk=risk,
-        passed=status.count("pass"),
-        failed=status.count("fail"),
-        waived=status.count("waived"),
-        warnings=status.count("warning"),
+        passed=status.count(Status.PASS),
+        failed=status.count(Status.FAIL),
+        waived=status.count(Status.WAIVED),
+        warnings=status.count(Status.WARNING),
     )
 
 
-_ORDER = {s: i for i, s in enumerate(("fail", "warning", "waived", "pass"))}
+_ORDER = {s: i for i, s in enumerate((Status.FAIL, Status.WARNING, Status.WAIVED, Status.PASS))}
 
 
 def rule_rows(plan: Plan) -> list[RuleRow]:
@@ -291,12 +285,12 @@ def report_facts(plan: Plan) -> ReportFacts:
     by_framework: dict[str, list[RuleRow]] = {}
     for row in rows:
         by_framework.setdefault(row.framework, []).append(row)
-    frameworks = [*plan.governance.frameworks]
+    frameworks: list[str] = [*plan.governance.frameworks]
     if plan.governance.policies:
-        frameworks.append("policy")
+        frameworks.append(POLICY)
     owner = plan.owner(None)
     high = [m.name for m in plan.models if m.risk == "high"]
-    annex_on = "eu-ai-act" in plan.governance.frameworks
+    annex_on = Pack.EU_AI_ACT in plan.governance.frameworks
     return ReportFacts(
         project=plan.name,
         description=plan.metadata.description or "",
