@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import functools
+import io
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any, NoReturn, TypeVar
+from typing import Any, TypeVar
 
 import click
 
-from compiler import __version__
+from compiler import __version__, errors
 from compiler import diagnostics as dx
 from compiler.diagnostics import Diagnostic, Sink
+from compiler.files import check_input
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -32,42 +33,59 @@ def format_option(text: str) -> Callable[[F], F]:
     )
 
 
-class UsageProblem(Exception):
-    """Exit 2: a usage or I/O problem, said in one line."""
+class _Cli(click.Group):
+    """The mlopsc group: every command runs inside the one error handler."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        debug = bool(ctx.params.get("debug"))
+        code = _handled(lambda: super(_Cli, self).invoke(ctx), debug=debug)
+        ctx.exit(code)
 
 
-def _fail_usage(message: str) -> NoReturn:
-    raise UsageProblem(message)
-
-
-def guarded(func: F) -> F:
-    """Exit 2 on usage/I-O problems and 3 on bugs, with a traceback only under --debug."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        ctx = click.get_current_context()
-        debug = bool(ctx.find_root().params.get("debug"))
-        try:
-            return func(*args, **kwargs)
-        except (click.exceptions.Exit, click.ClickException, click.Abort):
-            raise
-        except UsageProblem as exc:
-            click.echo(f"mlopsc: error: {exc}", err=True)
-            sys.exit(2)
-        except KeyboardInterrupt:
+def _handled(run: Callable[[], Any], *, debug: bool) -> int:
+    """Run a command; map what it raises to an exit code (compiler.errors), saying why once."""
+    try:
+        code = run()
+        sys.stdout.flush()  # a closed pipe shows here, inside the handler, not at exit
+        return int(code or 0)
+    except (click.exceptions.Exit, click.ClickException, click.Abort):
+        raise  # click's own: usage errors (exit 2) and --help/--version
+    except (Exception, KeyboardInterrupt) as exc:
+        code = errors.exit_code(exc)
+        if isinstance(exc, BrokenPipeError):
+            _silence_stdout()  # quietly, as other command-line tools end
+        elif isinstance(exc, KeyboardInterrupt):
             click.echo("mlopsc: interrupted", err=True)
-            sys.exit(130)
-        except Exception as exc:
+        elif code == errors.BUG:
             if debug:
                 raise
             click.echo(
-                f"mlopsc: internal error ({type(exc).__name__}: {exc}); this is a bug in mlopsc, "
-                "rerun with --debug for the traceback and report it",
+                f"mlopsc: internal error ({type(exc).__name__}: {dx.printable(str(exc))}); "
+                "this is a bug in mlopsc, rerun with --debug for the traceback and report it",
                 err=True,
             )
-            sys.exit(3)
+        elif code == errors.USAGE:
+            click.echo(f"mlopsc: error: {dx.printable(_os_message(exc))}", err=True)
+        elif str(exc):
+            click.echo(f"mlopsc: {dx.printable(str(exc))}", err=True)
+        return code
 
-    return wrapper  # type: ignore[return-value]
+
+def _os_message(exc: Exception) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f"{exc.filename}: " if exc.filename else ""
+        return f"{where}{exc.strerror.lower()}"
+    return str(exc)
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that the interpreter's last flush does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, io.UnsupportedOperation):
+        pass  # not a real file descriptor (a test runner's buffer)
 
 
 def _render(diagnostics: Sequence[Diagnostic], fmt: str) -> str:
@@ -85,14 +103,12 @@ def _render(diagnostics: Sequence[Diagnostic], fmt: str) -> str:
 
 
 def _check_file(path: str) -> None:
-    if not os.path.exists(path):
-        _fail_usage(f"no such file: {path}")
+    """UsageProblem (exit 2) unless SPEC is a regular file; a folder gets a hint."""
     if os.path.isdir(path):
-        _fail_usage(
+        raise errors.UsageProblem(
             f"{path} is a folder; name the spec file (e.g. {os.path.join(path, 'mlops.yaml')})"
         )
-    if not os.access(path, os.R_OK):
-        _fail_usage(f"cannot read {path}")
+    check_input(path)
 
 
 def front(spec: str, sink: Sink) -> Any:
@@ -100,10 +116,7 @@ def front(spec: str, sink: Sink) -> Any:
     from compiler.pipeline import check_spec
 
     _check_file(spec)
-    try:
-        return check_spec(spec, sink)
-    except OSError as exc:
-        _fail_usage(f"cannot read {spec}: {exc.strerror}")
+    return check_spec(spec, sink)
 
 
 def emit_diagnostics(sink: Sink, fmt: str, *, notes: bool = True) -> None:
@@ -122,7 +135,9 @@ def summary(sink: Sink) -> str:
     return f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}"
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(
+    cls=_Cli, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}
+)
 @click.version_option(__version__, prog_name="mlopsc")
 @click.option("--debug", is_flag=True, help="Show Python tracebacks of internal errors.")
 def cli(debug: bool) -> None:
@@ -138,8 +153,7 @@ def cli(debug: bool) -> None:
 @click.argument("specs", nargs=-1, metavar="[SPEC]...")
 @format_option("Diagnostics format: text, json, github (workflow commands) or sarif (2.1.0).")
 @click.option("--strict", is_flag=True, help="Treat warnings as errors (exit 1).")
-@guarded
-def validate(specs: tuple[str, ...], fmt: str, strict: bool) -> None:
+def validate(specs: tuple[str, ...], fmt: str, strict: bool) -> int:
     """Parse, schema-check, resolve references and apply governance rules to SPEC
     (default ./mlops.yaml). Prints every problem found, not just the first."""
     sink = Sink()
@@ -154,35 +168,35 @@ def validate(specs: tuple[str, ...], fmt: str, strict: bool) -> None:
         click.echo(
             f"mlopsc: {', '.join(specs or ('mlops.yaml',))}: {status} ({summary(sink)})", err=True
         )
-    sys.exit(1 if failed else 0)
+    return errors.INVALID if failed else errors.OK
 
 
 @cli.command()
-@guarded
-def schema() -> None:
+def schema() -> int:
     """Print the JSON Schema of the spec (the same bytes as schemas/mlops-v1.schema.json)."""
     from compiler.spec.schema import schema_text
 
     sys.stdout.write(schema_text())
+    return errors.OK
 
 
 @cli.command()
 @click.argument("directory", default=".", type=click.Path(file_okay=False))
 @click.option("--name", default=None, help="Project name (default: the folder's name, cleaned).")
 @click.option("--force", is_flag=True, help="Overwrite an existing mlops.yaml.")
-@guarded
-def init(directory: str, name: str | None, force: bool) -> None:
+def init(directory: str, name: str | None, force: bool) -> int:
     """Write a starter mlops.yaml into DIRECTORY that validates as it is."""
     from compiler.starter import starter_spec
 
     target = os.path.join(directory, "mlops.yaml")
     if os.path.exists(target) and not force:
-        _fail_usage(f"{target} exists; use --force to overwrite it")
+        raise errors.UsageProblem(f"{target} exists; use --force to overwrite it")
     os.makedirs(directory, exist_ok=True)
     text = starter_spec(name or os.path.basename(os.path.abspath(directory)))
     with open(target, "w", encoding="utf-8") as handle:
         handle.write(text)
     click.echo(f"mlopsc: wrote {target}; next: mlopsc validate {target}", err=True)
+    return errors.OK
 
 
 @cli.command()
@@ -192,8 +206,7 @@ def init(directory: str, name: str | None, force: bool) -> None:
     default=None,
     help="Only the rules of one pack.",
 )
-@guarded
-def rules(pack: str | None) -> None:
+def rules(pack: str | None) -> int:
     """List the built-in governance rules (id, pack, severity, title, source)."""
     from compiler.governance.rules import RULES
 
@@ -201,12 +214,12 @@ def rules(pack: str | None) -> None:
         if pack and rule.pack != pack:
             continue
         click.echo(f"{rule.id:<9} {rule.pack:<10} {rule.severity:<8} {rule.title}  [{rule.source}]")
+    return errors.OK
 
 
 @cli.command()
 @click.argument("code")
-@guarded
-def explain(code: str) -> None:
+def explain(code: str) -> int:
     """Explain a diagnostic code (MLC…) or a governance rule id (BASE-…, EUAI-…, GDPR-…)."""
     from compiler.governance.rules import RULES
 
@@ -217,7 +230,7 @@ def explain(code: str) -> None:
         click.echo(f"{entry.code}: {entry.summary}")
         if entry.explanation:
             click.echo(f"\n{entry.explanation}")
-        return
+        return errors.OK
     if wanted in RULES:
         rule = RULES[wanted]
         click.echo(f"{rule.id}: {rule.title}")
@@ -226,10 +239,9 @@ def explain(code: str) -> None:
         click.echo(
             f"\nWaive it for one subject with governance.waivers: {{rule: {rule.id}, target: NAME, ...}}"
         )
-        return
+        return errors.OK
     hint = dx.suggest(wanted, [*registry, *RULES])
-    click.echo(f"mlopsc: unknown code '{code}'" + (f"; {hint}" if hint else ""), err=True)
-    sys.exit(1)
+    raise errors.Invalid(f"unknown code '{code}'" + (f"; {hint}" if hint else ""))
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -240,7 +252,8 @@ def main(argv: Sequence[str] | None = None) -> None:
 def _compile(
     spec: str, out: str, only: str | None, fmt: str
 ) -> tuple[Any, list[Any], Any, list[str] | None, Sink]:
-    """Front end, plan and targets; exits 1 after printing diagnostics when the spec is invalid.
+    """Front end, plan and targets; Invalid (exit 1) after printing the diagnostics of an
+    invalid spec.
 
     Text and github diagnostics (warnings) are printed here; json and sarif are one document,
     which the caller prints once, at the end."""
@@ -252,13 +265,14 @@ def _compile(
         unknown = [t for t in selected if t not in REGISTRY]
         if unknown:
             known = ", ".join(REGISTRY)
-            _fail_usage(f"unknown target {', '.join(unknown)} for --only (known: {known})")
+            raise errors.UsageProblem(
+                f"unknown target {', '.join(unknown)} for --only (known: {known})"
+            )
     sink = Sink()
     checked = front(spec, sink)
     if checked is None:
         emit_diagnostics(sink, fmt, notes=False)
-        click.echo(f"mlopsc: {spec}: invalid ({summary(sink)}); nothing written", err=True)
-        sys.exit(1)
+        raise errors.Invalid(f"{spec}: invalid ({summary(sink)}); nothing written")
     from compiler.emit import LockInfo
     from compiler.plan import build_plan
     from compiler.targets import preflight, render_all
@@ -273,8 +287,7 @@ def _compile(
     )
     if sink.has_errors:
         emit_diagnostics(sink, fmt, notes=False)
-        click.echo(f"mlopsc: {spec}: cannot build ({summary(sink)}); nothing written", err=True)
-        sys.exit(1)
+        raise errors.Invalid(f"{spec}: cannot build ({summary(sink)}); nothing written")
     if fmt in ("text", "github"):  # warnings now; json and sarif print one document at the end
         emit_diagnostics(sink, fmt, notes=False)
     from compiler.targets.kubernetes import ObjectTooLarge
@@ -299,18 +312,20 @@ out_option = click.option(
 )
 
 
-def write_or_exit(
+def write_or_raise(
     out: str, artifacts: list[Any], info: Any, only: set[str] | None
 ) -> tuple[int, list[str]]:
-    """Write the outputs; a foreign file exits 1, an I/O problem 2, each with its path.
+    """Write the outputs; a foreign file is Invalid (1), an I/O problem 2, each with its path.
     Hand edits that the build overwrote are said, so nobody loses work silently."""
     from compiler.emit import EmitError, write_outputs
 
     try:
         written = write_outputs(out, artifacts, info, only=only)
     except EmitError as exc:
-        click.echo(f"{os.path.join(out, exc.path)}: error[{exc.code}]: {exc}", err=True)
-        sys.exit(1 if exc.code == dx.FOREIGN_FILE else 2)
+        where = f"{os.path.join(out, exc.path)}: error[{exc.code}]: {exc}"
+        if exc.code == dx.FOREIGN_FILE:
+            raise errors.Invalid(where) from None
+        raise errors.UsageProblem(where) from None
     for rel in written.edited:
         click.echo(
             f"{os.path.join(out, rel)}: warning[{dx.EDITED}]: hand edits replaced by the "
@@ -330,14 +345,13 @@ def write_or_exit(
     help="Build only these targets: kubernetes, argocd, github, gitlab, monitoring, feast, docs.",
 )
 @format_option("Format of diagnostics.")
-@guarded
-def build(spec: str, out: str, only: str | None, fmt: str) -> None:
+def build(spec: str, out: str, only: str | None, fmt: str) -> int:
     """Validate SPEC, then write every output under OUT atomically: an invalid spec leaves
     OUT untouched, files mlopsc did not generate are never overwritten, and generated files
     that no longer belong are removed."""
 
     _, artifacts, info, selected, sink = _compile(spec, out, only, fmt)
-    changed, removed = write_or_exit(out, artifacts, info, set(selected) if selected else None)
+    changed, removed = write_or_raise(out, artifacts, info, set(selected) if selected else None)
     if fmt in ("json", "sarif"):
         emit_diagnostics(sink, fmt, notes=False)
     click.echo(
@@ -345,14 +359,14 @@ def build(spec: str, out: str, only: str | None, fmt: str) -> None:
         f"({changed} written, {len(artifacts) - changed} unchanged, {len(removed)} removed)",
         err=True,
     )
+    return errors.OK
 
 
 @cli.command()
 @click.argument("spec", default="mlops.yaml", required=False)
 @out_option
 @format_option("Format of diagnostics.")
-@guarded
-def check(spec: str, out: str, fmt: str) -> None:
+def check(spec: str, out: str, fmt: str) -> int:
     """Exit 0 when OUT holds exactly what `build` would write now; else list each stale,
     missing, hand-edited or extra generated file and exit 1."""
     from compiler.emit import EmitError, check_outputs
@@ -361,8 +375,7 @@ def check(spec: str, out: str, fmt: str) -> None:
     try:
         findings = check_outputs(out, artifacts, info)
     except EmitError as exc:
-        click.echo(f"{os.path.join(out, exc.path)}: error[{exc.code}]: {exc}", err=True)
-        sys.exit(1)
+        raise errors.Invalid(f"{os.path.join(out, exc.path)}: error[{exc.code}]: {exc}") from None
     codes = {"stale": dx.STALE, "missing": dx.MISSING_OUT, "edited": dx.EDITED, "extra": dx.EXTRA}
     sink = Sink()  # json and sarif: the findings are the document
     words = {
@@ -380,12 +393,11 @@ def check(spec: str, out: str, fmt: str) -> None:
         )
     emit_diagnostics(sink, fmt)
     if findings:
-        click.echo(
-            f"mlopsc: {out} is out of date ({len(findings)} files); run: mlopsc build {spec} -o {out}",
-            err=True,
+        raise errors.Invalid(
+            f"{out} is out of date ({len(findings)} files); run: mlopsc build {spec} -o {out}"
         )
-        sys.exit(1)
     click.echo(f"mlopsc: {out} is up to date ({len(artifacts)} files)", err=True)
+    return errors.OK
 
 
 @cli.command()
@@ -405,8 +417,7 @@ def check(spec: str, out: str, fmt: str) -> None:
     show_default=True,
     help="text, markdown (a PR comment) or json.",
 )
-@guarded
-def diff(spec: str, base: str, fmt: str) -> None:
+def diff(spec: str, base: str, fmt: str) -> int:
     """What the change from the spec at GIT_REF to the working tree's SPEC means: objects
     added, removed and changed (old → new), rules newly failing or passing, waivers, approvals
     needed and the generated files that change. Exit 0 whenever both sides could be read."""
@@ -418,9 +429,10 @@ def diff(spec: str, base: str, fmt: str) -> None:
     try:
         report = semantic_diff(spec, base, today=today())
     except GitProblem as exc:
-        _fail_usage(str(exc))
+        raise errors.UsageProblem(str(exc)) from None
     renderers = {"text": render_text, "markdown": render_markdown, "json": render_json}
     sys.stdout.write(renderers[fmt](report))
+    return errors.OK
 
 
 @cli.command()
@@ -433,36 +445,33 @@ def diff(spec: str, base: str, fmt: str) -> None:
     metavar="FILE",
     help="The metrics JSON the evaluation step wrote.",
 )
-@guarded
-def gate(spec: str, model_name: str, metrics_path: str) -> None:
+def gate(spec: str, model_name: str, metrics_path: str) -> int:
     """Check an evaluation's metrics JSON against the model's promotion gates
     (evaluation.metrics min/max and the fairness bound). Exit 1 when a gate is missed."""
-    from compiler.gate import MetricsProblem, check_gates, read_metrics
+    from compiler.gate import check_gates, read_metrics
 
     sink = Sink()
     checked = front(spec, sink)
     if checked is None:
         emit_diagnostics(sink, "text", notes=False)
-        click.echo(f"mlopsc: {spec}: invalid ({summary(sink)})", err=True)
-        sys.exit(1)
+        raise errors.Invalid(f"{spec}: invalid ({summary(sink)})")
     model = checked.index.models.get(model_name)
     if model is None:
         hint = dx.suggest(model_name, checked.index.models)
-        _fail_usage(f"no model '{model_name}' in {spec}" + (f"; {hint}" if hint else ""))
-    try:
-        checks = check_gates(model, read_metrics(metrics_path))
-    except MetricsProblem as exc:
-        _fail_usage(str(exc))
+        raise errors.UsageProblem(
+            f"no model '{model_name}' in {spec}" + (f"; {hint}" if hint else "")
+        )
+    checks = check_gates(model, read_metrics(metrics_path))
     for c in checks:
         click.echo(c.line())
     missed = [c for c in checks if not c.passed]
     if not checks:
         click.echo(f"mlopsc: model '{model_name}' declares no gates", err=True)
     elif missed:
-        click.echo(f"mlopsc: {model_name}: {len(missed)} of {len(checks)} gates missed", err=True)
-        sys.exit(1)
+        raise errors.Invalid(f"{model_name}: {len(missed)} of {len(checks)} gates missed")
     else:
         click.echo(f"mlopsc: {model_name}: all {len(checks)} gates passed", err=True)
+    return errors.OK
 
 
 @cli.command()
@@ -476,8 +485,7 @@ def gate(spec: str, model_name: str, metrics_path: str) -> None:
     help="Commits of the spec's git history to include (0: none).",
 )
 @format_option("Format of diagnostics.")
-@guarded
-def report(spec: str, out: str, history_depth: int, fmt: str) -> None:
+def report(spec: str, out: str, history_depth: int, fmt: str) -> int:
     """Write only the audit documents (model cards, compliance report in Markdown and HTML)
     under OUT, with the spec's change history from git (build leaves the history out so that
     its output depends on the spec alone)."""
@@ -491,10 +499,11 @@ def report(spec: str, out: str, history_depth: int, fmt: str) -> None:
     artifacts = [
         dataclasses.replace(a, target="docs") for a in render_documents(plan, history=history)
     ]
-    changed, _removed = write_or_exit(out, artifacts, info, {"docs"})
+    changed, _removed = write_or_raise(out, artifacts, info, {"docs"})
     if fmt in ("json", "sarif"):
         emit_diagnostics(sink, fmt, notes=False)
     click.echo(
         f"mlopsc: wrote the audit documents into {out} ({changed} of {len(artifacts)} files changed)",
         err=True,
     )
+    return errors.OK

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -77,8 +78,10 @@ MULTI_DOC = _code(
 )
 INCLUDE_MISSING = _code(
     "MLC110",
-    "included file not found",
-    "An `include:` entry names a file or glob that matches nothing, relative to the including file.",
+    "included file not found or unreadable",
+    "An `include:` entry names a file or glob that matches nothing, relative to the including "
+    "file, or a file that cannot be read: unreadable, or not a regular file (a folder, FIFO, "
+    "device or socket).",
 )
 INCLUDE_CYCLE = _code(
     "MLC111", "include cycle", "A file includes itself, directly or through other files."
@@ -95,6 +98,19 @@ MERGE_KEY = _code(
     "A `<<` merge key must name a mapping or a list of mappings.",
 )
 TOO_DEEP = _code("MLC114", "document nested too deeply", "The YAML nests more than 64 levels.")
+INCLUDE_OUTSIDE = _code(
+    "MLC115",
+    "include outside the repository",
+    "An `include:` entry may only name files inside the repository the spec lives in (the git "
+    "work tree, found by the nearest `.git` above the spec; outside git, the spec's folder): "
+    "no absolute path, no `..` above it, no symlink leading out of it.",
+)
+INCLUDE_TOO_BROAD = _code(
+    "MLC116",
+    "include pattern too broad",
+    "An `include:` glob visited more than 10,000 files and folders without finishing; name a "
+    "narrower pattern. Globs never enter symlinked folders or hidden ones unless named.",
+)
 
 # MLC2xx: the shape of the spec.
 UNKNOWN_KEY = _code(
@@ -374,14 +390,35 @@ def suggest(word: str, choices: Iterable[str]) -> str | None:
     return f"did you mean '{match[0]}'?" if match else None
 
 
+# C0 and C1 controls, DEL, line and paragraph separators, the byte-order mark, zero-width
+# characters and bidirectional overrides ("Trojan Source"): what could forge a line or hide
+# text in a terminal or a log.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape_char(match: re.Match[str]) -> str:
+    char = match.group()
+    return _NAMED.get(char) or (
+        f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
+    )
+
+
+def printable(text: str) -> str:
+    """`text` with every control or invisible character written as an escape (`\\n`, `\\x1b`),
+    so that a name from the spec cannot start a new line or rewrite a terminal."""
+    return _UNPRINTABLE.sub(_escape_char, text)
+
+
 def render_text(diagnostics: Sequence[Diagnostic]) -> str:
     lines: list[str] = []
     for d in diagnostics:
         lines.append(
-            f"{d.span.file}:{d.span.line}:{d.span.column}: {d.severity.value}[{d.code}]: {d.message}"
+            f"{printable(d.span.file)}:{d.span.line}:{d.span.column}: "
+            f"{d.severity.value}[{d.code}]: {printable(d.message)}"
         )
         if d.hint:
-            lines.append(f"  hint: {d.hint}")
+            lines.append(f"  hint: {printable(d.hint)}")
     return "\n".join(lines) + ("\n" if lines else "")
 
 
@@ -419,9 +456,9 @@ def render_github(diagnostics: Sequence[Diagnostic]) -> str:
     out: list[str] = []
     for d in diagnostics:
         kind = {"error": "error", "warning": "warning", "note": "notice"}[d.severity.value]
-        message = d.message + (f"\n{d.hint}" if d.hint else "")
+        message = printable(d.message) + (f"\n{printable(d.hint)}" if d.hint else "")
         props = (
-            f"file={_gh_escape(d.span.file, prop=True)},line={d.span.line},"
+            f"file={_gh_escape(printable(d.span.file), prop=True)},line={d.span.line},"
             f"col={d.span.column},title={_gh_escape(d.code, prop=True)}"
         )
         out.append(f"::{kind} {props}::{_gh_escape(message, prop=False)}")

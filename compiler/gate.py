@@ -13,10 +13,15 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from compiler.diagnostics import printable
+from compiler.errors import UsageProblem
+from compiler.files import read_regular
 from compiler.spec.models import Model
 
+MAX_BYTES = 16 * 1024 * 1024
 
-class MetricsProblem(Exception):
+
+class MetricsProblem(UsageProblem):
     """The metrics file cannot be read or is not the expected shape (exit 2)."""
 
 
@@ -32,22 +37,30 @@ class Check:
 
     def line(self) -> str:
         mark = "ok  " if self.passed else "FAIL"
-        return f"{mark} {self.metric} {self.bound}: {self.reason}"
+        # attribute names come from the metrics file: no line of theirs may forge a verdict
+        return printable(f"{mark} {self.metric} {self.bound}: {self.reason}")
+
+
+def _parse_int(text: str) -> int | float:
+    # Python refuses to convert more than 4,300 digits; a metric that long is not finite as a
+    # float, which is how the gate then judges it.
+    return int(text) if len(text) <= 300 else float(text)
 
 
 def read_metrics(path: str) -> dict[str, Any]:
-    """The metrics object from a JSON file."""
+    """The metrics object from a JSON file (a regular file; NaN and Infinity are read, and
+    fail the gates they reach)."""
+    content = read_regular(path, limit=MAX_BYTES)
     try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
-    except FileNotFoundError:
-        raise MetricsProblem(f"no such metrics file: {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise MetricsProblem(f"cannot read {path}: {exc}") from None
+        data = json.loads(content.decode("utf-8"), parse_int=_parse_int)
+    except UnicodeDecodeError as exc:
+        raise MetricsProblem(f"{path}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
     except json.JSONDecodeError as exc:
         raise MetricsProblem(
             f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}"
         ) from None
+    except RecursionError:
+        raise MetricsProblem(f"{path}: the JSON nests too deeply") from None
     if not isinstance(data, dict):
         raise MetricsProblem(f"{path}: expected a JSON object of metric → number")
     return data
@@ -60,9 +73,15 @@ def _number(name: str, value: Any) -> float:
 
 
 def _bound(value: float | None, *, low: float | None, high: float | None) -> bool:
-    if value is None or math.isnan(value):
-        return False
+    if value is None or not math.isfinite(value):
+        return False  # NaN compares false, and an infinite metric is a broken evaluation
     return (low is None or value >= low) and (high is None or value <= high)
+
+
+def _verdict(value: float, ok: bool, miss: str) -> str:
+    if not math.isfinite(value):
+        return f"{value:g} is not a finite number"
+    return f"{value:g}" + ("" if ok else f" {miss}")
 
 
 def check_gates(model: Model, metrics: dict[str, Any]) -> list[Check]:
@@ -80,9 +99,7 @@ def check_gates(model: Model, metrics: dict[str, Any]) -> list[Check]:
             continue
         value = _number(name, metrics[name])
         ok = _bound(value, low=gate.min, high=gate.max)
-        checks.append(
-            Check(name, bound, value, ok, f"{value:g}" + ("" if ok else " misses the gate"))
-        )
+        checks.append(Check(name, bound, value, ok, _verdict(value, ok, "misses the gate")))
     fairness = evaluation.fairness
     if fairness is not None:
         name = fairness.metric
@@ -117,13 +134,11 @@ def check_gates(model: Model, metrics: dict[str, Any]) -> list[Check]:
                         bound,
                         value,
                         ok,
-                        f"{value:g}" + ("" if ok else " exceeds the bound"),
+                        _verdict(value, ok, "exceeds the bound"),
                     )
                 )
         else:
             value = _number(name, raw)
             ok = _bound(abs(value), low=None, high=fairness.max)
-            checks.append(
-                Check(label, bound, value, ok, f"{value:g}" + ("" if ok else " exceeds the bound"))
-            )
+            checks.append(Check(label, bound, value, ok, _verdict(value, ok, "exceeds the bound")))
     return checks

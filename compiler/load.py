@@ -7,15 +7,23 @@ allowed: standard tags only, no duplicate keys, a bound on alias expansion and n
 
 from __future__ import annotations
 
-import glob
 import hashlib
+import math
 import os
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from compiler import diagnostics as dx
+from compiler import yaml12
 from compiler.diagnostics import Sink, Span
+from compiler.files import (
+    FileProblem,
+    IncludeProblem,
+    expand_include,
+    read_regular,
+    repository_root,
+)
 
 Path = tuple[str | int, ...]
 
@@ -198,7 +206,19 @@ class _Builder:
         sign = -1 if clean.startswith("-") else 1
         body = clean.lstrip("+-")
         base = 8 if body.startswith("0o") else 16 if body.startswith("0x") else 10
-        return sign * int(body[2:] if base != 10 else body, base)
+        digits = body[2:] if base != 10 else body
+        # Bounded before conversion: Python refuses to convert more than 4,300 decimal digits
+        # and no consumer of the outputs (Kubernetes, JSON, Prometheus) holds more than 64 bits.
+        value = sign * int(digits, base) if len(digits) <= 64 else None
+        if value is None or not -(2**63) <= value < 2**63:
+            self.sink.error(
+                dx.OUT_OF_RANGE,
+                f"the integer {_clip(text)} does not fit in 64 bits",
+                self.span(node),
+                hint="quote it if it is text",
+            )
+            raise _Abort
+        return value
 
     def floating(self, node: Any, text: str) -> float | str:
         lowered = text.lower().replace("_", "")
@@ -209,9 +229,23 @@ class _Builder:
         if lowered == ".nan":
             return float("nan")
         try:
-            return float(lowered)
+            value = float(lowered)
         except ValueError:
             return text
+        if math.isinf(value):
+            self.sink.error(
+                dx.OUT_OF_RANGE,
+                f"the number {_clip(text)} is too large for a 64-bit float",
+                self.span(node),
+                hint="quote it if it is text",
+            )
+            raise _Abort
+        return value
+
+
+def _clip(text: str) -> str:
+    """A long literal shortened for a message."""
+    return text if len(text) <= 24 else f"{text[:10]}…{text[-6:]} ({len(text)} characters)"
 
 
 def _short_tag(tag: str) -> str:
@@ -247,19 +281,13 @@ def _parse_error(exc: Exception, file: str) -> tuple[str, str, Span, str | None]
 
 
 def _read(path: str, display: str, sink: Sink, at: Span | None) -> bytes | None:
+    """The file's bytes; FileProblem for the spec itself (the CLI's exit 2), else a located error."""
     try:
-        size = os.path.getsize(path)
-        if size > MAX_BYTES:
-            sink.error(
-                dx.YAML_SYNTAX, f"file is larger than {MAX_BYTES // 2**20} MiB", Span(display)
-            )
-            return None
-        with open(path, "rb") as handle:
-            return handle.read()
-    except OSError as exc:
+        return read_regular(path, limit=MAX_BYTES)
+    except FileProblem as exc:
         if at is None:
             raise
-        sink.error(dx.INCLUDE_MISSING, f"cannot read '{display}': {exc.strerror}", at)
+        sink.error(dx.INCLUDE_MISSING, f"cannot read '{display}': {exc.reason}", at)
         return None
 
 
@@ -282,7 +310,16 @@ def _compose(content: bytes, display: str, sink: Sink) -> Any:
     ):
         sink.error(dx.EMPTY, "the file is empty", Span(display))
         return None
-    fast = _compose_fast(text)
+    try:
+        fast = _compose_fast(text)
+    except yaml12.TooDeep as exc:
+        mark = exc.mark
+        sink.error(
+            dx.TOO_DEEP,
+            f"nesting deeper than {MAX_DEPTH} levels",
+            Span(display, mark.line + 1, mark.column + 1),
+        )
+        return None
     if fast is not None:
         return fast
     from ruamel.yaml import YAML  # the reference parser: errors and 1.2-only syntax
@@ -297,6 +334,11 @@ def _compose(content: bytes, display: str, sink: Sink) -> Any:
         return None
     except YAMLError as exc:  # unmarked errors are rare; still located at the file
         sink.error(dx.YAML_SYNTAX, str(exc).splitlines()[0], Span(display))
+        return None
+    except RecursionError:
+        # Only when libyaml refused the file first (a syntax error, or YAML 1.2 it cannot
+        # read) and the nesting is deeper than ruamel.yaml's recursive composer can go.
+        sink.error(dx.TOO_DEEP, f"nesting deeper than {MAX_DEPTH} levels", Span(display))
         return None
     nodes = [n for n in nodes if n is not None and not _empty_document(n)]
     if not nodes:
@@ -325,10 +367,8 @@ def _compose_fast(text: str) -> Any:
     refuses such as `[a:b]`, returns None and ruamel.yaml, the reference parser, reads the
     file and words the errors.
     """
-    from compiler import yaml12
-
     try:
-        nodes = [n for n in yaml12.compose_all(text) if n is not None]
+        nodes = [n for n in yaml12.compose_all(text, max_depth=MAX_DEPTH) if n is not None]
     except yaml12.YAMLError:
         return None
     if len(nodes) != 1 or _empty_document(nodes[0]):
@@ -422,18 +462,25 @@ def _shift(smap: SourceMap, into: SourceMap, offsets: dict[str, int]) -> None:
 
 
 def _expand(
-    entry: Any, index: int, base_dir: str, base_display: str, smap: SourceMap, sink: Sink
+    entry: Any,
+    index: int,
+    base_dir: str,
+    base_display: str,
+    root: str,
+    smap: SourceMap,
+    sink: Sink,
 ) -> list[tuple[str, str, Span]]:
     at = smap.values.get(("include", index), smap.key_span(("include",)))
     if not isinstance(entry, str) or not entry.strip():
         sink.error(dx.WRONG_TYPE, "an include entry is a file path or glob", at)
         return []
-    pattern = os.path.join(base_dir, entry)
-    if glob.has_magic(entry):
-        matches = sorted(glob.glob(pattern, recursive=True))
-        matches = [m for m in matches if os.path.isfile(m)]
-    else:
-        matches = [pattern] if os.path.isfile(pattern) else []
+    try:
+        matches = expand_include(entry, base_dir, root)
+    except IncludeProblem as exc:
+        code = dx.INCLUDE_TOO_BROAD if exc.too_broad else dx.INCLUDE_OUTSIDE
+        hint = None if exc.too_broad else "includes stay inside the spec's repository"
+        sink.error(code, str(exc), at, hint=hint)
+        return []
     if not matches:
         sink.error(dx.INCLUDE_MISSING, f"include '{entry}' matches no file", at)
         return []
@@ -452,6 +499,7 @@ def _include(
     sink: Sink,
     stack: tuple[str, ...],
     files: list[tuple[str, bytes]],
+    root: str,
 ) -> None:
     """Append the list sections of every included file, recursively, to `data`."""
     entries = data.get("include")
@@ -464,7 +512,7 @@ def _include(
         return
     base_dir = os.path.dirname(path)
     for index, entry in enumerate(entries):
-        for real, shown, at in _expand(entry, index, base_dir, display, smap, sink):
+        for real, shown, at in _expand(entry, index, base_dir, display, root, smap, sink):
             key = os.path.realpath(real)
             if key in stack:
                 sink.error(dx.INCLUDE_CYCLE, f"'{shown}' includes itself through '{display}'", at)
@@ -474,7 +522,7 @@ def _include(
                 continue
             sub, sub_map, content = loaded
             files.append((shown, content))
-            _include(sub, sub_map, real, shown, sink, (*stack, key), files)
+            _include(sub, sub_map, real, shown, sink, (*stack, key), files, root)
             offsets: dict[str, int] = {}
             for section, value in sub.items():
                 if section in ("include", "apiVersion", "kind"):
@@ -505,5 +553,10 @@ def load_spec(path: str, sink: Sink) -> Document | None:
         return None
     data, smap, content = loaded
     files = [(display, content)]
-    _include(data, smap, path, display, sink, (os.path.realpath(path),), files)
+    if "include" in data:
+        # Includes resolve from the spec's real folder and stay in its repository.
+        folder = os.path.realpath(os.path.dirname(os.path.abspath(path)))
+        real = os.path.join(folder, os.path.basename(path))
+        stack = (os.path.realpath(path),)
+        _include(data, smap, real, display, sink, stack, files, repository_root(folder))
     return Document(data=data, source_map=smap, files=files, path=display)

