@@ -319,6 +319,15 @@ OBJECT_TOO_LARGE = _code(
     "The API server refuses objects over about 1.5 MiB (etcd's limit); mlopsc writes none over "
     "1 MiB. The message names the object; make the spec key it comes from smaller.",
 )
+CI_UNSAFE = _code(
+    "MLC340",
+    "value cannot be carried safely into CI",
+    "Spec values reach the generated GitHub workflows, the GitLab pipeline, shells and "
+    "CODEOWNERS as data. Text that those languages would evaluate is refused: `${{` (a GitHub "
+    "Actions expression), `$[[` (a GitLab input), control characters such as a line break; in "
+    "paths (included files, the spec's own file name) also `$` (GitLab expands variables in "
+    "`rules:changes`) and `\\` (CODEOWNERS' escape character). See docs/security.md.",
+)
 LATENCY_BUCKET = _code(
     "MLC330",
     "latency threshold is not a histogram bucket",

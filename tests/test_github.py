@@ -84,13 +84,7 @@ def test_secure_by_default(built_examples: dict[str, Path], example: str) -> Non
 def test_payments_workflows(built_examples: dict[str, Path]) -> None:
     folder = built_examples["payments-ml"] / "github" / "workflows"
     names = sorted(p.name for p in folder.iterdir())
-    assert names == [
-        "mlopsc-pr.yml",
-        "promote-churn-model.yml",
-        "promote-fraud-detector.yml",
-        "train-churn-model.yml",
-        "train-fraud-detector.yml",
-    ]
+    assert names == ["mlopsc-pr.yml", "mlopsc-promote.yml", "mlopsc-train.yml"]
     pr = load(folder / "mlopsc-pr.yml")
     assert pr["on"]["pull_request"]["paths"][0] == "mlops.yaml"
     steps = [s.get("run", "") + s.get("uses", "") for s in pr["jobs"]["validate"]["steps"]]
@@ -104,17 +98,34 @@ def test_payments_workflows(built_examples: dict[str, Path]) -> None:
     assert "<!-- mlopsc-diff -->" in json.dumps(diff_steps)
     assert pr["jobs"]["diff"]["permissions"] == {"contents": "read", "pull-requests": "write"}
 
-    train = load(folder / "train-fraud-detector.yml")
-    assert train["on"]["schedule"] == [{"cron": "0 3 * * 1"}]
-    assert "workflow_dispatch" in train["on"]
+    train = load(folder / "mlopsc-train.yml")
+    # Both models train on Kubernetes (the default): their CronJobs hold the schedules, and
+    # the workflow, dispatched per model, gates the metrics that run wrote.
+    assert "schedule" not in train["on"]
+    model = train["on"]["workflow_dispatch"]["inputs"]["model"]
+    assert model["type"] == "choice" and model["options"] == ["churn-model", "fraud-detector"]
     runs = " ".join(s.get("run", "") for s in train["jobs"]["train"]["steps"])
-    assert "mlopsc gate" in runs and "python -m fraud.train" in runs
+    assert "mlopsc gate" in runs and "docker run" in runs
+    assert "fraud.train" not in (folder / "mlopsc-train.yml").read_text()
+    table = json.loads((built_examples["payments-ml"] / "github/mlopsc-training.json").read_text())
+    assert table == [
+        {
+            "model": "churn-model",
+            "trains_on": "kubernetes",
+            "metrics_uri": "models:/churn-model/12/metrics.json",
+        },
+        {
+            "model": "fraud-detector",
+            "trains_on": "kubernetes",
+            "metrics_uri": "s3://acme-models/fraud-detector/3.2.0/metrics.json",
+        },
+    ]
 
-    promote = load(folder / "promote-fraud-detector.yml")
+    promote = load(folder / "mlopsc-promote.yml")
     jobs = list(promote["jobs"].items())
     assert [j["environment"]["name"] for _, j in jobs] == ["staging", "production"]
     assert jobs[1][1]["needs"] == jobs[0][0]
-    assert "kubectl" not in (folder / "promote-fraud-detector.yml").read_text()
+    assert "kubectl" not in (folder / "mlopsc-promote.yml").read_text()
     assert "git" in jobs[0][1]["steps"][-1]["run"]
 
 
@@ -139,7 +150,7 @@ def test_promotion_releases_approved_commits_to_gated_environments(
     built_examples: dict[str, Path],
 ) -> None:
     out = built_examples["payments-ml"]
-    flow = yaml.safe_load((out / "github/workflows/promote-fraud-detector.yml").read_text())
+    flow = yaml.safe_load((out / "github/workflows/mlopsc-promote.yml").read_text())
     staging, production = flow["jobs"]["deploy-staging"], flow["jobs"]["deploy-production"]
     assert production["needs"] == "deploy-staging"
     assert production["environment"] == {"name": "production"}

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from compiler import diagnostics as dx
 from compiler.diagnostics import Sink
 from compiler.load import Path, SourceMap
+from compiler.meaning.ci import check_ci_values
 from compiler.meaning.runtimes import RuntimeChecks, promql_problem
 from compiler.spec.models import (
     Entity,
@@ -438,6 +439,7 @@ def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> None:
 
 def check_meaning(project: Project, smap: SourceMap, sink: Sink) -> Index:
     """Run every reference and consistency check; return the name tables for later stages."""
+    check_ci_values(project, smap, sink)
     return _Checker(project, smap, sink).run()
 
 

@@ -1,25 +1,30 @@
-"""GitHub target: pull-request, training and promotion workflows, and CODEOWNERS.
+"""GitHub target: one workflow per kind (pull request, training, promotion), and CODEOWNERS.
 
 Secure by default (zizmor's audits): no workflow-wide permissions, least privilege per job,
-every action pinned to a full commit SHA, checkout without persisted credentials, and no
-`${{ }}` expansion inside `run:` (values reach shells through `env:`).
+every action pinned to a full commit SHA, checkout without persisted credentials, and no spec
+text in any script or expression: the training workflow reads each model's facts from a
+generated table (`github/mlopsc-training.json`) and passes them to shells as variables.
 """
 
 from __future__ import annotations
 
-import shlex
+import json
 from typing import Any
 
 from compiler.artifact import Artifact
 from compiler.plan import EnvPlan, Plan
+from compiler.render.actions import codeowners_path, github_value
 from compiler.render.yaml import yaml_text
-from compiler.spec.models import Model
+from compiler.targets import ci_common as ci
 from compiler.targets.base import ModuleTarget
 
 NAME = "github"
 RUNNER = "ubuntu-24.04"
 PYTHON = "3.11"
 COMMENT_MARKER = "<!-- mlopsc-diff -->"
+DEFAULT_WORKFLOWS = "github/workflows"
+TRAINING_TABLE = "github/mlopsc-training.json"
+MATRIX_LIMIT = 256  # jobs one matrix may create in a workflow run
 
 # Full commit SHAs of release tags (checked against several public pins; see docs/ci.md).
 ACTIONS: dict[str, tuple[str, str]] = {
@@ -35,21 +40,9 @@ def uses(action: str) -> str:
     return f"{action}@{ACTIONS[action][0]}"
 
 
-DEFAULT_WORKFLOWS = "github/workflows"
-
-
 def workflows_dir(plan: Plan) -> str:
     """Where workflows are written, relative to the output folder."""
-    return (plan.index.project.outputs.github_workflows or DEFAULT_WORKFLOWS).strip("/")
-
-
-def out_dir(plan: Plan) -> str:
-    return plan.index.project.outputs.directory.strip("/")
-
-
-def spec_paths(plan: Plan) -> list[str]:
-    """The spec and its included files, as repository paths (the spec sits at the root)."""
-    return [plan.spec_path, *plan.index.project.include]
+    return (plan.github_workflows or DEFAULT_WORKFLOWS).strip("/")
 
 
 def checkout(*, fetch_depth: int | None = None) -> dict[str, Any]:
@@ -75,9 +68,9 @@ def install_steps() -> list[dict[str, Any]]:
 
 def common_env(plan: Plan) -> dict[str, str]:
     return {
-        "MLOPSC_REQUIREMENT": plan.mlopsc_requirement,
-        "MLOPSC_SPEC": plan.spec_path,
-        "MLOPSC_OUT": out_dir(plan),
+        "MLOPSC_REQUIREMENT": github_value(plan.mlopsc_requirement),
+        "MLOPSC_SPEC": github_value(plan.spec_path),
+        "MLOPSC_OUT": github_value(ci.output_dir(plan)),
     }
 
 
@@ -111,7 +104,6 @@ if (mine) {
 
 
 def pr_workflow(plan: Plan) -> dict[str, Any]:
-    paths = [*spec_paths(plan), "**" if out_dir(plan) == "." else f"{out_dir(plan)}/**"]
     validate = {
         "name": "Validate and check",
         "runs-on": RUNNER,
@@ -167,111 +159,183 @@ def pr_workflow(plan: Plan) -> dict[str, Any]:
     }
     return workflow(
         "mlopsc pull request",
-        {"pull_request": {"paths": paths}},
+        {"pull_request": {"paths": ci.watched_paths(plan, everything="**", below="**")}},
         plan,
         {"group": "mlopsc-pr-${{ github.event.pull_request.number }}", "cancel-in-progress": True},
         {"validate": validate, "diff": diff},
     )
 
 
-def metrics_file(model: Model) -> str:
-    return f"metrics/{model.name}.json"
+# Which models this run trains: those whose schedule fired (CI-trained ones only: the
+# Kubernetes CronJob keeps its own schedule), or the one chosen on manual dispatch. Batches of
+# at most 256, the most one matrix may hold.
+_SELECT = """\
+table="$MLOPSC_OUT/github/mlopsc-training.json"
+if [ -n "$SCHEDULE" ]; then
+  rows="$(jq -c --arg s "$SCHEDULE" '[.[] | select(.trains_on == "ci" and .schedule == $s) | {model, trains_on}]' "$table")"
+else
+  rows="$(jq -c --arg m "$MODEL" '[.[] | select(.model == $m) | {model, trains_on}]' "$table")"
+fi
+echo "training: $rows"
+for i in $(seq 1 "$BATCHES"); do
+  echo "batch$i=$(jq -c --argjson i "$i" '.[($i - 1) * 256:$i * 256]' <<<"$rows")"
+done >> "$GITHUB_OUTPUT"
+"""
+
+# The model's image, command and variables come from the training table as data: the command
+# is an argument list (NUL-separated by jq), never a string a shell would parse.
+_TRAIN = """\
+row="$(jq -c --arg m "$MLOPSC_MODEL" '.[] | select(.model == $m)' "$MLOPSC_OUT/github/mlopsc-training.json")"
+image="$(jq -r '.image' <<<"$row")"
+mapfile -d '' -t command < <(jq -j '.command[] | . + "\\u0000"' <<<"$row")
+env_args=()
+while IFS= read -r -d '' name && IFS= read -r -d '' value; do
+  export "$name=$value"
+  env_args+=(-e "$name")
+done < <(jq -j '.env | to_entries[] | .key + "\\u0000" + .value + "\\u0000"' <<<"$row")
+mkdir -p metrics
+docker run --rm --read-only --tmpfs /tmp --user "$(id -u):$(id -g)" \\
+  -v "$PWD/metrics:/metrics" "${env_args[@]}" \\
+  -e "MLOPSC_METRICS_FILE=/metrics/$MLOPSC_MODEL.json" \\
+  "$image" "${command[@]}"
+"""
+
+_FETCH = (
+    'MLOPSC_METRICS_URI="$(jq -r --arg m "$MLOPSC_MODEL" \'.[] | select(.model == $m) | '
+    '.metrics_uri\' "$MLOPSC_OUT/github/mlopsc-training.json")"\n'
+    "export MLOPSC_METRICS_URI\n" + ci.FETCH_METRICS
+)
 
 
-def train_workflow(plan: Plan, model: Model) -> dict[str, Any]:
-    training = model.training
-    assert training is not None
-    on: dict[str, Any] = {}
-    if training.schedule:
-        on["schedule"] = [{"cron": training.schedule}]
-    on["workflow_dispatch"] = {}
-    command = shlex.join(training.command)
-    run_train = (
-        "mkdir -p metrics\n"
-        'docker run --rm --read-only --tmpfs /tmp --user "$(id -u):$(id -g)" \\\n'
-        '  -v "$PWD/metrics:/metrics" \\\n'
-        '  -e "MLOPSC_MODEL=$MODEL" -e "MLOPSC_MODEL_VERSION=$MODEL_VERSION" \\\n'
-        '  -e "MLOPSC_METRICS_FILE=/metrics/$MODEL.json" \\\n'
-        f'  "$TRAIN_IMAGE"{" " + command if command else ""}\n'
-    )
-    job = {
-        "name": f"Train and evaluate {model.name}",
+def train_job(batch: int) -> dict[str, Any]:
+    output = f"needs.select.outputs.batch{batch}"
+    return {
+        "name": "Train and evaluate ${{ matrix.model }}",
+        "needs": "select",
+        "if": f"{output} != '[]'",
+        "strategy": {"fail-fast": False, "matrix": {"include": f"${{{{ fromJSON({output}) }}}}"}},
         "runs-on": RUNNER,
         "timeout-minutes": 360,
         "permissions": {"contents": "read"},
         "env": {
-            "MODEL": model.name,
-            "MODEL_VERSION": model.version,
-            "TRAIN_IMAGE": training.image,
-            "METRICS_FILE": metrics_file(model),
+            "MLOPSC_MODEL": "${{ matrix.model }}",
+            "MLOPSC_METRICS_FILE": "metrics/${{ matrix.model }}.json",
         },
         "steps": [
             checkout(),
             *install_steps(),
-            {"name": "Train and evaluate (writes the metrics JSON)", "run": run_train},
             {
-                "name": "Promotion gates",
-                "run": 'mlopsc gate "$MLOPSC_SPEC" --model "$MODEL" --metrics "$METRICS_FILE"',
+                "name": "Train on this runner (writes the metrics JSON)",
+                "if": f"matrix.trains_on == '{ci.TRAINED_IN_CI}'",
+                "run": _TRAIN,
             },
+            {
+                "name": "Fetch the metrics the Kubernetes training run wrote",
+                "if": f"matrix.trains_on == '{ci.TRAINED_ON_KUBERNETES}'",
+                "run": _FETCH,
+            },
+            {"name": "Promotion gates", "run": ci.GATE},
             {
                 "name": "Upload metrics",
                 "if": "always()",
                 "uses": uses("actions/upload-artifact"),
                 "with": {
-                    "name": f"metrics-{model.name}",
-                    "path": metrics_file(model),
+                    "name": "metrics-${{ matrix.model }}",
+                    "path": "metrics/${{ matrix.model }}.json",
                     "if-no-files-found": "warn",
                     "retention-days": 90,
                 },
             },
         ],
     }
+
+
+def batches(rows: list[ci.Training]) -> int:
+    """Matrix jobs needed so that the largest single run fits in matrices of 256."""
+    per_schedule: dict[str, int] = {}
+    for row in rows:
+        if row.schedule and row.trains_on == ci.TRAINED_IN_CI:
+            per_schedule[row.schedule] = per_schedule.get(row.schedule, 0) + 1
+    largest = max([1, *per_schedule.values()])
+    return -(-largest // MATRIX_LIMIT)
+
+
+def train_workflow(plan: Plan, rows: list[ci.Training]) -> dict[str, Any]:
+    on: dict[str, Any] = {}
+    crons = sorted({r.schedule for r in rows if r.schedule and r.trains_on == ci.TRAINED_IN_CI})
+    if crons:
+        on["schedule"] = [{"cron": cron} for cron in crons]
+    on["workflow_dispatch"] = {
+        "inputs": {
+            "model": {
+                "description": "Model to train (or, when it trains on Kubernetes, to gate)",
+                "required": True,
+                "type": "choice",
+                "options": [r.model for r in rows],
+            }
+        }
+    }
+    count = batches(rows)
+    select = {
+        "name": "Models to train",
+        "runs-on": RUNNER,
+        "timeout-minutes": 5,
+        "permissions": {"contents": "read"},
+        "outputs": {
+            f"batch{i}": f"${{{{ steps.select.outputs.batch{i} }}}}" for i in range(1, count + 1)
+        },
+        "steps": [
+            checkout(),
+            {
+                "id": "select",
+                "name": "Select by schedule or input",
+                "env": {
+                    "SCHEDULE": "${{ github.event.schedule }}",
+                    "MODEL": "${{ inputs.model }}",
+                    "BATCHES": str(count),
+                },
+                "run": _SELECT,
+            },
+        ],
+    }
+    jobs: dict[str, Any] = {"select": select}
+    for i in range(1, count + 1):
+        jobs["train" if i == 1 else f"train-{i}"] = train_job(i)
     return workflow(
-        f"train {model.name}",
+        "mlopsc train",
         on,
         plan,
-        {"group": f"mlopsc-train-{model.name}", "cancel-in-progress": False},
-        {"train": job},
+        {
+            "group": "mlopsc-train-${{ github.event.schedule || inputs.model }}",
+            "cancel-in-progress": False,
+        },
+        jobs,
     )
 
 
-_PROMOTE = """\
-mlopsc build "$MLOPSC_SPEC" -o "$MLOPSC_OUT" --only kubernetes,argocd
-git add -- "$MLOPSC_OUT/kubernetes/$ENVIRONMENT" "$MLOPSC_OUT/argocd/$ENVIRONMENT.yaml" "$MLOPSC_OUT/mlopsc.lock.json"
-if git diff --cached --quiet; then
-  echo "manifests of $ENVIRONMENT already hold $MODEL $MODEL_VERSION"
-  exit 0
-fi
-git -c user.name="github-actions[bot]" \\
-    -c user.email="41898282+github-actions[bot]@users.noreply.github.com" \\
-    commit -m "promote $MODEL $MODEL_VERSION to $ENVIRONMENT"
-auth="$(printf 'x-access-token:%s' "$GITHUB_TOKEN" | base64 -w0)"
-git -c "http.https://github.com/.extraheader=AUTHORIZATION: basic $auth" \\
-    push origin "HEAD:$GITHUB_REF_NAME"
-"""
-
+_IDENTITY = (
+    '-c user.name="github-actions[bot]" '
+    '-c user.email="41898282+github-actions[bot]@users.noreply.github.com"'
+)
+_PUSH = (
+    'git -c "http.https://github.com/.extraheader=AUTHORIZATION: basic '
+    '$(printf \'x-access-token:%s\' "$GITHUB_TOKEN" | base64 -w0)" push origin'
+)
+_PROMOTE = ci.promote_script(identity=_IDENTITY, push=_PUSH, branch="$GITHUB_REF_NAME")
 
 # Fast-forward only: a release branch never loses a commit that was approved before.
-_RELEASE = """\
-auth="$(printf 'x-access-token:%s' "$GITHUB_TOKEN" | base64 -w0)"
-git -c "http.https://github.com/.extraheader=AUTHORIZATION: basic $auth" \\
-    push origin "HEAD:refs/heads/$RELEASE_BRANCH"
-"""
+_RELEASE = _PUSH + ' "HEAD:refs/heads/$RELEASE_BRANCH"\n'
 
 
-def promote_job(plan: Plan, model: Model, ep: EnvPlan, previous: str | None) -> dict[str, Any]:
+def promote_job(ep: EnvPlan, previous: str | None) -> dict[str, Any]:
     job: dict[str, Any] = {
-        "name": f"Promote {model.name} to {ep.name}",
+        "name": f"Promote to {ep.name}",
         "runs-on": RUNNER,
         "timeout-minutes": 15,
         # A GitHub environment: its required reviewers enforce the spec's approvals.
         "environment": {"name": ep.name},
         "permissions": {"contents": "write"},
-        "env": {
-            "MODEL": model.name,
-            "MODEL_VERSION": model.version,
-            "ENVIRONMENT": ep.name,
-        },
+        "env": {"MLOPSC_ENVIRONMENT": ep.name},
         "steps": [
             checkout(),
             *install_steps(),
@@ -295,15 +359,15 @@ def promote_job(plan: Plan, model: Model, ep: EnvPlan, previous: str | None) -> 
     return job
 
 
-def promote_workflow(plan: Plan, model: Model) -> dict[str, Any]:
+def promote_workflow(plan: Plan) -> dict[str, Any]:
     jobs: dict[str, Any] = {}
     previous: str | None = None
     for ep in plan.environments:
         job_id = f"deploy-{ep.name}"
-        jobs[job_id] = promote_job(plan, model, ep, previous)
+        jobs[job_id] = promote_job(ep, previous)
         previous = job_id
     return workflow(
-        f"promote {model.name}",
+        "mlopsc promote",
         {"workflow_dispatch": {}},
         plan,
         # One group for every promotion: pushes to the branch must not race.
@@ -320,16 +384,16 @@ def handles(plan: Plan, teams: set[str]) -> list[str]:
 def approvers(plan: Plan) -> set[str]:
     """Teams that approve: reviewers of gated environments and approvers of waivers."""
     teams = {r for ep in plan.environments if ep.needs_approval for r in ep.env.approval.reviewers}
-    teams |= {w.approved_by for w in plan.index.project.governance.waivers}
+    teams |= {w.approved_by for w in plan.waivers}
     return teams
 
 
 def codeowners(plan: Plan) -> bytes:
-    owner = plan.index.project.metadata.owner
-    out = out_dir(plan)
-    model_owners = {plan.index.owner_of(m) for m in plan.models}
-    data_owners = {plan.index.owner_of(v) for v in plan.views} | {
-        plan.index.owner_of(s) for s in plan.sources
+    owner = plan.metadata.owner
+    out = ci.output_dir(plan)
+    model_owners = {plan.owner_name(m) for m in plan.models}
+    data_owners = {plan.owner_name(v) for v in plan.views} | {
+        plan.owner_name(s) for s in plan.sources
     }
     slo_owners = {s.owner.name for s in plan.slos}
     gov = approvers(plan)
@@ -337,7 +401,7 @@ def codeowners(plan: Plan) -> bytes:
         *([(f"/{out}/", {owner}, "generated files: the project owner")] if out != "." else []),
         (f"/{plan.spec_path}", {owner} | gov, "the spec; it holds governance, so approvers too"),
     ]
-    for pattern in plan.index.project.include:
+    for pattern in plan.includes:
         rules.append((f"/{pattern}", {owner} | model_owners | data_owners, "included spec parts"))
     for ep in plan.environments:
         teams = {owner} | model_owners
@@ -351,8 +415,8 @@ def codeowners(plan: Plan) -> bytes:
         (f"/{plan.repo_path('monitoring')}/", {owner} | slo_owners, "alerts and dashboards"),
         (f"/{plan.repo_path('feast')}/", {owner} | data_owners, "feature repository"),
         (f"/{plan.repo_path('docs')}/", {owner} | gov, "audit documents: governance"),
+        (f"/{plan.repo_path('github')}/", {owner} | gov, "CODEOWNERS and the training table"),
         (f"/{plan.repo_path(workflows_dir(plan))}/", {owner} | gov, "CI workflows"),
-        (f"/{plan.repo_path('github/CODEOWNERS')}", {owner} | gov, "this file"),
         (f"/{plan.repo_path('gitlab')}/", {owner} | gov, "CI pipeline"),
     ]
     lines = [plan.header("#").rstrip("\n"), "# The last matching pattern takes precedence."]
@@ -360,9 +424,9 @@ def codeowners(plan: Plan) -> bytes:
         owners = handles(plan, teams)
         lines.append(f"# {note}")
         if owners:
-            lines.append(f"{pattern} {' '.join(owners)}")
+            lines.append(f"{codeowners_path(pattern)} {' '.join(owners)}")
         else:
-            lines.append(f"# {pattern}: no owning team has a github_team")
+            lines.append("# (no owning team has a github_team for the pattern above)")
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 
@@ -374,23 +438,24 @@ def workflow_text(plan: Plan, data: dict[str, Any]) -> bytes:
     return text.encode("utf-8")
 
 
+def training_table(rows: list[ci.Training]) -> bytes:
+    """The training table: a JSON array, one model per line (a spec change is a one-line diff)."""
+    lines = [json.dumps(r.entry(), ensure_ascii=False) for r in rows]
+    return ("[\n" + ",\n".join(lines) + "\n]\n").encode("utf-8")
+
+
 def render(plan: Plan) -> list[Artifact]:
     folder = workflows_dir(plan)
     artifacts = [Artifact(f"{folder}/mlopsc-pr.yml", workflow_text(plan, pr_workflow(plan)))]
-    for model in plan.models:
-        if model.training is not None:
-            artifacts.append(
-                Artifact(
-                    f"{folder}/train-{model.name}.yml",
-                    workflow_text(plan, train_workflow(plan, model)),
-                )
-            )
+    rows = ci.trainings(plan)
+    if rows:
         artifacts.append(
-            Artifact(
-                f"{folder}/promote-{model.name}.yml",
-                workflow_text(plan, promote_workflow(plan, model)),
-            )
+            Artifact(f"{folder}/mlopsc-train.yml", workflow_text(plan, train_workflow(plan, rows)))
         )
+        artifacts.append(Artifact(TRAINING_TABLE, training_table(rows)))
+    artifacts.append(
+        Artifact(f"{folder}/mlopsc-promote.yml", workflow_text(plan, promote_workflow(plan)))
+    )
     artifacts.append(Artifact("github/CODEOWNERS", codeowners(plan)))
     return artifacts
 

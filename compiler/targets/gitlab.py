@@ -1,26 +1,35 @@
 """GitLab target: one pipeline file to `include:` from the project's `.gitlab-ci.yml`.
 
 Jobs use GitLab's default stages (build, test, deploy) so that including the file needs no
-`stages:` edit: train in build, gates and spec checks in test, promotion in deploy.
+`stages:` edit: train in build, gates and spec checks in test, promotion in deploy. Each
+pipeline creates only the jobs its trigger needs (docs/ci.md has the table): spec checks on
+merge requests and pushes to the default branch, one model's training and gate in a schedule
+or a manual pipeline that names it in MLOPSC_TRAIN, promotion on pushes to the default branch.
+Spec values are `variables:` (with `$` written `$$`) or quoted shell words, never code.
 """
 
 from __future__ import annotations
 
-import shlex
 from typing import Any
 
 from compiler.artifact import Artifact
 from compiler.plan import EnvPlan, Plan
+from compiler.render.actions import gitlab_variable, shell_words
 from compiler.render.yaml import yaml_text
-from compiler.spec.models import Model
+from compiler.targets import ci_common as ci
 from compiler.targets.base import ModuleTarget
 
 NAME = "gitlab"
 IMAGE = "python:3.11"  # the full image: promotion needs git
 TEMPLATE = ".mlopsc"
+TRAIN_TEMPLATE = ".mlopsc-train"
+GATE_TEMPLATE = ".mlopsc-gate"
+FETCH_GATE_TEMPLATE = ".mlopsc-gate-kubernetes"
+PROMOTE_TEMPLATE = ".mlopsc-promote"
 
 MR = '$CI_PIPELINE_SOURCE == "merge_request_event"'
-DEFAULT_BRANCH = "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH"
+DEFAULT_BRANCH_PUSH = '$CI_PIPELINE_SOURCE == "push" && $CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH'
+TRAINING_RUN = '($CI_PIPELINE_SOURCE == "schedule" || $CI_PIPELINE_SOURCE == "web")'
 
 # Turns `mlopsc validate --format json` into GitLab's code-quality (Code Climate) report.
 _CODE_QUALITY = """\
@@ -40,31 +49,69 @@ out = [
 json.dump(out, open("gl-code-quality.json", "w"), indent=2)
 """
 
-
-def out_dir(plan: Plan) -> str:
-    return plan.index.project.outputs.directory.strip("/")
+_INSTALL = 'python -m pip install --disable-pip-version-check "$MLOPSC_REQUIREMENT"'
 
 
-def spec_changes(plan: Plan) -> list[str]:
-    return [plan.spec_path, *plan.index.project.include]
+def variables(values: dict[str, str]) -> dict[str, str]:
+    """A `variables:` mapping whose values GitLab passes literally."""
+    return {key: gitlab_variable(value) for key, value in values.items()}
 
 
-def template() -> dict[str, Any]:
-    return {
-        "image": IMAGE,
-        "interruptible": True,
-        "timeout": "15m",
-        "before_script": [
-            'python -m pip install --disable-pip-version-check "$MLOPSC_REQUIREMENT"'
-        ],
+def templates(rows: list[ci.Training]) -> dict[str, Any]:
+    """The hidden jobs that the jobs extend; training and gate ones only when used."""
+    out: dict[str, Any] = {
+        TEMPLATE: {
+            "image": IMAGE,
+            # Spec checks are superseded by the next push: an auto-cancel may stop them.
+            "interruptible": True,
+            "timeout": "15m",
+            "before_script": [_INSTALL],
+        }
     }
+    if any(r.trains_on == ci.TRAINED_IN_CI for r in rows):
+        out[TRAIN_TEMPLATE] = {
+            "stage": "build",
+            "interruptible": False,
+            "timeout": "6h",
+            "before_script": ['mkdir -p "$(dirname "$MLOPSC_METRICS_FILE")"'],
+            "artifacts": {"when": "always", "paths": ["metrics/"], "expire_in": "90 days"},
+        }
+    if rows:
+        out[GATE_TEMPLATE] = {
+            "image": IMAGE,
+            "stage": "test",
+            "interruptible": False,
+            "timeout": "30m",
+            "variables": {"MLOPSC_METRICS_FILE": "metrics/$MLOPSC_MODEL.json"},
+            "before_script": [_INSTALL],
+            "script": [ci.GATE],
+            "artifacts": {"when": "always", "paths": ["metrics/"], "expire_in": "90 days"},
+        }
+    if any(r.trains_on == ci.TRAINED_ON_KUBERNETES for r in rows):
+        # Trained by the Kubernetes CronJob: fetch the metrics that run wrote, then gate.
+        out[FETCH_GATE_TEMPLATE] = {
+            "extends": GATE_TEMPLATE,
+            "needs": [],
+            "script": [ci.FETCH_METRICS, ci.GATE],
+        }
+    out[PROMOTE_TEMPLATE] = {
+        "image": IMAGE,
+        "stage": "deploy",
+        # Never cancelled halfway: a promotion commits and pushes.
+        "interruptible": False,
+        "timeout": "15m",
+        "resource_group": "mlopsc-promote",
+        "before_script": [_INSTALL],
+    }
+    return out
 
 
 def spec_rules(plan: Plan) -> list[dict[str, Any]]:
-    changes = [*spec_changes(plan), "**/*" if out_dir(plan) == "." else f"{out_dir(plan)}/**/*"]
+    # Not in schedules or manual pipelines: `changes` is always true without a push.
+    changes = ci.watched_paths(plan, everything="**/*", below="**/*")
     return [
         {"if": MR, "changes": changes},
-        {"if": DEFAULT_BRANCH, "changes": changes},
+        {"if": DEFAULT_BRANCH_PUSH, "changes": changes},
     ]
 
 
@@ -112,82 +159,65 @@ def diff_job(plan: Plan) -> dict[str, Any]:
             "paths": ["mlopsc-diff.md"],
             "expire_in": "30 days",
         },
-        "rules": [{"if": MR, "changes": spec_changes(plan)}],
+        "rules": [{"if": MR, "changes": ci.spec_paths(plan)}],
     }
 
 
-def train_rules(model: Model) -> list[dict[str, Any]]:
-    # A pipeline schedule picks the model with MLOPSC_TRAIN; a manual run offers every model.
-    return [
-        {"if": f'$CI_PIPELINE_SOURCE == "schedule" && $MLOPSC_TRAIN == "{model.name}"'},
-        {"if": '$CI_PIPELINE_SOURCE == "web"', "when": "manual", "allow_failure": True},
-    ]
+def training_rules(model: str) -> list[dict[str, Any]]:
+    # A pipeline schedule, or "Run pipeline", names the model in MLOPSC_TRAIN.
+    return [{"if": f'{TRAINING_RUN} && $MLOPSC_TRAIN == "{model}"'}]
 
 
-def train_job(model: Model) -> dict[str, Any]:
-    training = model.training
-    assert training is not None
-    command = shlex.join(training.command) if training.command else "true"
+def train_job(row: ci.Training) -> dict[str, Any]:
     return {
-        "stage": "build",
-        "image": {"name": training.image, "entrypoint": [""]},
-        "timeout": "6h",
+        "extends": TRAIN_TEMPLATE,
+        "image": {"name": row.image, "entrypoint": [""]},
         "variables": {
-            "MLOPSC_MODEL": model.name,
-            "MLOPSC_MODEL_VERSION": model.version,
-            "MLOPSC_METRICS_FILE": f"metrics/{model.name}.json",
+            **variables(row.env),
+            "MLOPSC_METRICS_FILE": f"$CI_PROJECT_DIR/{ci.metrics_file(row.model)}",
         },
-        "script": ["mkdir -p metrics", command],
-        "artifacts": {"when": "always", "paths": ["metrics/"], "expire_in": "90 days"},
-        "rules": train_rules(model),
+        "script": [shell_words(row.command)] if row.command else ["true"],
+        "rules": training_rules(row.model),
     }
 
 
-def gate_job(model: Model) -> dict[str, Any]:
+def gate_job(row: ci.Training) -> dict[str, Any]:
+    if row.trains_on == ci.TRAINED_IN_CI:
+        return {
+            "extends": GATE_TEMPLATE,
+            "variables": {"MLOPSC_MODEL": row.model},
+            "needs": [{"job": f"mlopsc-train-{row.model}", "artifacts": True}],
+            "rules": training_rules(row.model),
+        }
     return {
-        "extends": TEMPLATE,
-        "stage": "test",
-        "needs": [{"job": f"mlopsc-train-{model.name}", "artifacts": True}],
-        "variables": {"MLOPSC_MODEL": model.name},
-        "script": [
-            f'mlopsc gate "$MLOPSC_SPEC" --model "$MLOPSC_MODEL" --metrics metrics/{model.name}.json'
-        ],
-        "rules": [{k: v for k, v in r.items() if k == "if"} for r in train_rules(model)],
+        "extends": FETCH_GATE_TEMPLATE,
+        "variables": {
+            "MLOPSC_MODEL": row.model,
+            "MLOPSC_METRICS_URI": gitlab_variable(row.metrics_uri),
+        },
+        "rules": training_rules(row.model),
     }
 
 
-_PROMOTE = """\
-mlopsc build "$MLOPSC_SPEC" -o "$MLOPSC_OUT" --only kubernetes,argocd
-git add -- "$MLOPSC_OUT/kubernetes/$MLOPSC_ENVIRONMENT" "$MLOPSC_OUT/argocd/$MLOPSC_ENVIRONMENT.yaml" "$MLOPSC_OUT/mlopsc.lock.json"
-if git diff --cached --quiet; then
-  echo "manifests of $MLOPSC_ENVIRONMENT are up to date"
-else
-  git -c user.name="mlopsc" -c user.email="mlopsc@$CI_SERVER_HOST" commit -m "promote to $MLOPSC_ENVIRONMENT"
-  git push "https://oauth2:${MLOPSC_PUSH_TOKEN}@${CI_SERVER_HOST}/${CI_PROJECT_PATH}.git" "HEAD:$CI_COMMIT_BRANCH"
-fi
-"""
-
+_PUSH = 'git push "https://oauth2:${MLOPSC_PUSH_TOKEN}@${CI_SERVER_HOST}/${CI_PROJECT_PATH}.git"'
+_PROMOTE = ci.promote_script(
+    identity='-c user.name="mlopsc" -c user.email="mlopsc@$CI_SERVER_HOST"',
+    push=_PUSH,
+    branch="$CI_COMMIT_BRANCH",
+)
 
 # Fast-forward only: a release branch never loses a commit that was approved before.
-_RELEASE = (
-    'git push "https://oauth2:${MLOPSC_PUSH_TOKEN}@${CI_SERVER_HOST}/${CI_PROJECT_PATH}.git" '
-    '"HEAD:refs/heads/$MLOPSC_RELEASE_BRANCH"'
-)
+_RELEASE = _PUSH + ' "HEAD:refs/heads/$MLOPSC_RELEASE_BRANCH"'
 
 
 def promote_job(plan: Plan, ep: EnvPlan, previous: str | None) -> dict[str, Any]:
-    rule: dict[str, Any] = {
-        "if": f'{DEFAULT_BRANCH} && $CI_PIPELINE_SOURCE == "push"',
-        "changes": spec_changes(plan),
-    }
+    rule: dict[str, Any] = {"if": DEFAULT_BRANCH_PUSH, "changes": ci.spec_paths(plan)}
     if ep.needs_approval:
         # Blocking manual job: protect the environment to say who may run it.
         rule.update({"when": "manual", "allow_failure": False})
     job: dict[str, Any] = {
-        "extends": TEMPLATE,
-        "stage": "deploy",
+        "extends": PROMOTE_TEMPLATE,
         "environment": {"name": ep.name, "action": "start"},
-        "resource_group": "mlopsc-promote",
         "variables": {"MLOPSC_ENVIRONMENT": ep.name},
         "script": [_PROMOTE],
         "rules": [rule],
@@ -203,21 +233,31 @@ def promote_job(plan: Plan, ep: EnvPlan, previous: str | None) -> dict[str, Any]
 
 
 def pipeline(plan: Plan) -> dict[str, Any]:
-    doc: dict[str, Any] = {
-        "variables": {
+    rows = ci.trainings(plan)
+    top: dict[str, Any] = variables(
+        {
             "MLOPSC_REQUIREMENT": plan.mlopsc_requirement,
             "MLOPSC_SPEC": plan.spec_path,
-            "MLOPSC_OUT": out_dir(plan),
-        },
-        TEMPLATE: template(),
+            "MLOPSC_OUT": ci.output_dir(plan),
+        }
+    )
+    if rows:
+        top["MLOPSC_TRAIN"] = {
+            "value": "",
+            "options": ["", *(r.model for r in rows)],
+            "description": "Model to train and gate (pipeline schedules and Run pipeline)",
+        }
+    doc: dict[str, Any] = {
+        "variables": top,
+        **templates(rows),
         "mlopsc-validate": validate_job(plan),
         "mlopsc-check": check_job(plan),
         "mlopsc-diff": diff_job(plan),
     }
-    for model in plan.models:
-        if model.training is not None:
-            doc[f"mlopsc-train-{model.name}"] = train_job(model)
-            doc[f"mlopsc-gate-{model.name}"] = gate_job(model)
+    for row in rows:
+        if row.trains_on == ci.TRAINED_IN_CI:
+            doc[f"mlopsc-train-{row.model}"] = train_job(row)
+        doc[f"mlopsc-gate-{row.model}"] = gate_job(row)
     previous: str | None = None
     for ep in plan.environments:
         name = f"mlopsc-promote-{ep.name}"

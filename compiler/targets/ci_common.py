@@ -1,0 +1,136 @@
+"""What the GitHub and GitLab targets share: watched paths, training facts, shell scripts.
+
+Scripts here are constants: they read every spec value from environment variables (or from
+the training table), so no spec text is ever part of a script.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from compiler.plan import Plan
+
+TRAINED_IN_CI = "ci"
+TRAINED_ON_KUBERNETES = "kubernetes"
+
+
+def output_dir(plan: Plan) -> str:
+    """The build output folder inside the repository (`.` for the root)."""
+    return plan.output_directory.strip("/") or "."
+
+
+def spec_paths(plan: Plan) -> list[str]:
+    """The spec and its included files, as repository paths (the spec sits at the root)."""
+    return [plan.spec_path, *plan.includes]
+
+
+def watched_paths(plan: Plan, *, everything: str, below: str) -> list[str]:
+    """The spec, its includes and the output folder, as a CI path filter."""
+    out = output_dir(plan)
+    return [*spec_paths(plan), everything if out == "." else f"{out}/{below}"]
+
+
+def training_env(
+    version: str, model: str, params: dict[str, Any], data: list[str]
+) -> dict[str, str]:
+    """The variables a training run sees besides the metrics location, sorted."""
+    env = {"MLOPSC_MODEL": model, "MLOPSC_MODEL_VERSION": version}
+    for key, value in sorted(params.items()):
+        env[f"MLOPSC_PARAM_{key.upper()}"] = value if isinstance(value, str) else json.dumps(value)
+    if data:
+        env["MLOPSC_TRAINING_DATA"] = ",".join(data)
+    return dict(sorted(env.items()))
+
+
+@dataclass(frozen=True)
+class Training:
+    """One model's training as CI sees it."""
+
+    model: str
+    trains_on: str
+    schedule: str | None
+    image: str
+    command: tuple[str, ...]
+    env: dict[str, str]
+    metrics_uri: str
+
+    def entry(self) -> dict[str, Any]:
+        """The model's row of the training table (a Kubernetes-trained model: its metrics only)."""
+        if self.trains_on == TRAINED_ON_KUBERNETES:
+            return {
+                "model": self.model,
+                "trains_on": self.trains_on,
+                "metrics_uri": self.metrics_uri,
+            }
+        return {
+            "model": self.model,
+            "trains_on": self.trains_on,
+            "schedule": self.schedule,
+            "image": self.image,
+            "command": list(self.command),
+            "env": self.env,
+            "metrics_uri": self.metrics_uri,
+        }
+
+
+def trainings(plan: Plan) -> list[Training]:
+    """Every model with `training`, by name."""
+    rows: list[Training] = []
+    for model in plan.models:
+        training = model.training
+        if training is None:
+            continue
+        rows.append(
+            Training(
+                model=model.name,
+                trains_on=plan.trains_on[model.name],
+                schedule=training.schedule,
+                image=training.image,
+                command=tuple(training.command),
+                env=training_env(model.version, model.name, training.params, training.data),
+                metrics_uri=plan.metrics_uri(model),
+            )
+        )
+    return rows
+
+
+def metrics_file(model: str) -> str:
+    return f"metrics/{model}.json"
+
+
+# Reads MLOPSC_METRICS_URI (written by the Kubernetes training run) into MLOPSC_METRICS_FILE
+# with the artifact store's own client, installed when the image lacks it. Credentials come
+# from the runner (workload identity, instance role) or the usual variables of each client.
+FETCH_METRICS = """\
+mkdir -p "$(dirname "$MLOPSC_METRICS_FILE")"
+case "$MLOPSC_METRICS_URI" in
+  s3://*)
+    command -v aws >/dev/null || python -m pip install --disable-pip-version-check awscli
+    aws s3 cp "$MLOPSC_METRICS_URI" "$MLOPSC_METRICS_FILE" ;;
+  gs://*)
+    command -v gsutil >/dev/null || python -m pip install --disable-pip-version-check gsutil
+    gsutil cp "$MLOPSC_METRICS_URI" "$MLOPSC_METRICS_FILE" ;;
+  *)
+    command -v mlflow >/dev/null || python -m pip install --disable-pip-version-check mlflow-skinny
+    mlflow artifacts download --artifact-uri "$MLOPSC_METRICS_URI" --dst-path metrics-download
+    cp metrics-download/metrics.json "$MLOPSC_METRICS_FILE" ;;
+esac
+"""
+
+GATE = 'mlopsc gate "$MLOPSC_SPEC" --model "$MLOPSC_MODEL" --metrics "$MLOPSC_METRICS_FILE"'
+
+
+def promote_script(*, identity: str, push: str, branch: str) -> str:
+    """Render one environment's manifests, commit them if they changed, and push."""
+    return f"""\
+mlopsc build "$MLOPSC_SPEC" -o "$MLOPSC_OUT" --only kubernetes,argocd
+git add -- "$MLOPSC_OUT/kubernetes/$MLOPSC_ENVIRONMENT" "$MLOPSC_OUT/argocd/$MLOPSC_ENVIRONMENT.yaml" "$MLOPSC_OUT/mlopsc.lock.json"
+if git diff --cached --quiet; then
+  echo "the manifests of $MLOPSC_ENVIRONMENT already match the spec"
+else
+  git {identity} commit -m "promote $MLOPSC_SPEC to $MLOPSC_ENVIRONMENT"
+  {push} "HEAD:{branch}"
+fi
+"""
