@@ -127,6 +127,7 @@ def test_codeowners_escapes_paths(hostile_out: Path) -> None:
         (PARAMS, 'params: {note: "a\\nb"}', "training.params.note"),
         (PARAMS, "params: {note: '$[[ inputs.x ]]'}", "training.params.note"),
         (COMMAND, 'command: [python, "x\\r* @evil/pwn"]', "training.command"),
+        (PARAMS, "params: {'a b=c': 1}", "training.params key"),
         (
             "uri: s3://acme-models/fraud-detector/3.2.0/",
             "uri: s3://b/${{github.token}}/",
@@ -155,6 +156,21 @@ def test_validate_refuses_what_ci_would_evaluate(
     located = [d for d in done.stderr.splitlines() if "MLC340" in d]
     assert located, done.stderr
     assert f"mlops.yaml:{line}:" in located[0] and where in located[0], located
+
+
+def test_ci_trained_model_pipelines(hostile_out: Path) -> None:
+    from tests.gitlab_rules import Trigger, jobs, needs_problems
+
+    pipeline = yaml.safe_load((hostile_out / "gitlab/mlops.gitlab-ci.yml").read_text())
+    trigger = Trigger("schedule", branch="main", variables={"MLOPSC_TRAIN": "fraud-detector"})
+    created = jobs(pipeline, trigger)
+    assert created == {
+        "mlopsc-train-fraud-detector": "on_success",
+        "mlopsc-gate-fraud-detector": "on_success",
+    }
+    assert needs_problems(pipeline, created) == []
+    flow = yaml.safe_load((hostile_out / "github/workflows/mlopsc-train.yml").read_text())
+    assert flow["on"]["schedule"] == [{"cron": "0 3 * * 1"}]
 
 
 def test_spec_file_name_is_checked(tmp_path: Path) -> None:

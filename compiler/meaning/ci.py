@@ -19,6 +19,7 @@ from compiler.spec.models import Project
 
 _EVALUATED = (("${{", "a GitHub Actions expression"), ("$[[", "a GitLab CI input"))
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_PARAM_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _PATH_ONLY = (("$", "GitLab expands variables in rules:changes"), ("\\", "CODEOWNERS' escape"))
 
 
@@ -75,6 +76,14 @@ def check_ci_values(project: Project, smap: SourceMap, sink: Sink) -> None:
                 sink, smap, (*base, "training", "command", j), "training.command", word, path=False
             )
         for key, value in sorted(training.params.items()):
+            if not _PARAM_KEY.match(key):
+                sink.error(
+                    dx.CI_UNSAFE,
+                    f"training.params key '{key}' cannot name an environment variable "
+                    f"(MLOPSC_PARAM_<KEY>)",
+                    smap.key_span((*base, "training", "params", key)),
+                    hint="use letters, digits and '_', not starting with a digit",
+                )
             if isinstance(value, str):
                 where = (*base, "training", "params", key)
                 _check(sink, smap, where, f"training.params.{key}", value, path=False)
