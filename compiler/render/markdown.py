@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import html
 import re
+from pathlib import Path
 from typing import Any
-
-TEMPLATES = "data/templates"
 
 _SPECIAL = re.compile(r"([\\`*_\[\]|~])")
 _LEADING = re.compile(r"^([#>+=-])")
@@ -60,14 +59,24 @@ def comment(value: object) -> str:
     return html.escape(flat, quote=False).replace("--", "-&#45;")
 
 
+def templates() -> Path:
+    """The folder of the jinja2 templates: `compiler/templates/` in an installed wheel (where
+    packaging puts the repository's top-level `templates/`), else that top-level `templates/`
+    beside the package (a source checkout, an editable install)."""
+    package = Path(__file__).resolve().parent.parent
+    for folder in (package / "templates", package.parent / "templates"):
+        if folder.is_dir():
+            return folder
+    raise FileNotFoundError(f"no templates folder in {package} or beside it")
+
+
 def environment() -> Any:
     """The jinja2 environment of every document: StrictUndefined everywhere, autoescape for
     `.html` templates, and the Markdown filters `md` (text), `code` and `comment`."""
     import jinja2
 
     env = jinja2.Environment(
-        # Package data, so that a pip-installed mlopsc (as CI runs it) finds the templates.
-        loader=jinja2.PackageLoader("compiler", TEMPLATES),
+        loader=jinja2.FileSystemLoader(templates()),
         undefined=jinja2.StrictUndefined,
         autoescape=jinja2.select_autoescape(
             enabled_extensions=("html", "html.j2"), default_for_string=True

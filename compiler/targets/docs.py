@@ -1,7 +1,7 @@
 """Docs target: model cards and the compliance report (Markdown and self-contained HTML).
 
-Values are computed here and in compiler.targets.report; the jinja2 templates under
-compiler/data/templates only loop and branch. Markdown gets every spec string through one
+Values are computed here and in compiler.targets.report; the jinja2 templates (the top-level
+templates/ folder) only loop and branch. Markdown gets every spec string through one
 filter of compiler.render.markdown (`md`, `code`, `comment`); HTML is autoescaped.
 """
 
