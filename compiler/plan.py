@@ -27,6 +27,7 @@ from compiler.conventions import (
 )
 from compiler.governance import Governance
 from compiler.meaning import FeatureRef, Index, merged_serving
+from compiler.meaning.feast import batch_name, offline_stores
 from compiler.pipeline import Checked
 from compiler.render.text import header as render_header
 from compiler.spec.models import (  # re-exported: the plan's value types, for targets' hints
@@ -36,6 +37,7 @@ from compiler.spec.models import (  # re-exported: the plan's value types, for t
     FeatureView,
     Metadata,
     Model,
+    OfflineStore,
     Resources,
     Serving,
     Slo,
@@ -43,6 +45,7 @@ from compiler.spec.models import (  # re-exported: the plan's value types, for t
     Team,
     Waiver,
 )
+from compiler.spec.types import duration_seconds
 
 __all__ = [
     "Entity",
@@ -53,6 +56,7 @@ __all__ = [
     "FeatureView",
     "Model",
     "ModelPlan",
+    "OfflineStore",
     "Plan",
     "Serving",
     "Slo",
@@ -190,6 +194,11 @@ class Plan:
     view_by_name: dict[str, FeatureView] = field(default_factory=dict)
     entity_by_name: dict[str, Entity] = field(default_factory=dict)
     source_by_name: dict[str, Source] = field(default_factory=dict)
+    # The offline stores Feast reads the views' sources with (more than one: the hybrid store).
+    offline_stores: tuple[OfflineStore, ...] = ()
+    # kafka source → the source Feast reads its history from (declared, or a `<name>_batch` file)
+    stream_batches: dict[str, str] = field(default_factory=dict)
+    feature_ttls: dict[str, float] = field(default_factory=dict)  # view → ttl in seconds
 
     def owner(self, name: str | None) -> Team:
         """A team by name; None is the project's default owner."""
@@ -326,4 +335,11 @@ def build_plan(checked: Checked) -> Plan:
         view_by_name=dict(sorted(index.views.items())),
         entity_by_name=dict(sorted(index.entities.items())),
         source_by_name=dict(sorted(index.sources.items())),
+        offline_stores=offline_stores(project),
+        stream_batches={
+            s.name: project.feature_store.batch_sources.get(s.name, batch_name(s.name))
+            for s in sorted(project.sources, key=lambda s: s.name)
+            if s.kind == "kafka"
+        },
+        feature_ttls={v.name: duration_seconds(v.ttl) for v in project.features},
     )

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from compiler.targets.feast import py_str, timedelta_of
+from compiler.targets.feast import timedelta_of
+from compiler.targets.feast_python import py_str
 from tests.conftest import EXAMPLES, example_ids, require_tool, run_mlopsc, venv_tool
 
 FEAST_TIMEOUT = 180
@@ -260,10 +261,11 @@ def test_py_str_round_trips(value: str) -> None:
 
 
 def test_timedelta_picks_whole_units() -> None:
-    assert timedelta_of("90m").code == "timedelta(minutes=90)"
-    assert timedelta_of("14d").code == "timedelta(weeks=2)"
-    assert timedelta_of("36h").code == "timedelta(hours=36)"
-    assert timedelta_of("250ms").code == "timedelta(milliseconds=250)"
+    assert timedelta_of(5400).code == "timedelta(minutes=90)"
+    assert timedelta_of(14 * 86400).code == "timedelta(weeks=2)"
+    assert timedelta_of(36 * 3600).code == "timedelta(hours=36)"
+    assert timedelta_of(0.25).code == "timedelta(milliseconds=250)"
+    assert timedelta_of(61).code == "timedelta(seconds=61)"
 
 
 def test_removed_view_is_a_deletion_in_feast_plan(tmp_path: Path) -> None:
@@ -296,7 +298,7 @@ def test_removed_view_is_a_deletion_in_feast_plan(tmp_path: Path) -> None:
         (
             "feature_store:\n  offline_store: {type: bigquery}\n",
             13,
-            "the bigquery offline store cannot read file source 'orders'",
+            "no offline store reads file source 'orders' (offline stores: bigquery)",
         ),
         (
             "feature_store:\n  batch_sources: {orders: orders}\n",

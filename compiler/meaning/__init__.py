@@ -12,6 +12,7 @@ from compiler import diagnostics as dx
 from compiler.diagnostics import Sink
 from compiler.load import Path, SourceMap
 from compiler.meaning.ci import check_ci_values
+from compiler.meaning.feast import check_feast
 from compiler.meaning.runtimes import RuntimeChecks, promql_problem
 from compiler.spec.models import (
     Entity,
@@ -425,7 +426,6 @@ class _Checker(RuntimeChecks):
         self.views()
         self.models()
         self.slos()
-        self.feature_store()
         return self.ix
 
 
@@ -440,7 +440,7 @@ def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> None:
 def check_meaning(project: Project, smap: SourceMap, sink: Sink) -> Index:
     """Run every reference and consistency check; return the name tables for later stages."""
     check_ci_values(project, smap, sink)
-    return _Checker(project, smap, sink).run()
+    return check_feast(_Checker(project, smap, sink).run(), smap, sink)
 
 
 LOG_KEYS = ("mode", "runtime", "request_logging")

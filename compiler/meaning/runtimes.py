@@ -1,5 +1,5 @@
 """Meaning checks of what the generated outputs' consumers cannot express: KServe's
-storage and histograms, Feast's stores, PromQL shape. Mixed into the meaning checker."""
+storage and histograms, PromQL shape. Mixed into the meaning checker."""
 
 from __future__ import annotations
 
@@ -75,58 +75,6 @@ class RuntimeChecks:
                 "a custom-framework model on KServe needs serving.image (there is no built-in runtime)",
                 (*base, "framework"),
             )
-
-    def feature_store(self) -> None:
-        """What the Feast target cannot express, located at the offending key."""
-        store = self.p.feature_store
-        base: Path = ("feature_store",)
-        warehouse = store.offline_store.type
-        if warehouse in ("bigquery", "snowflake", "redshift", "postgres"):
-            used = {v.source for v in self.p.features}
-            for i, src in enumerate(self.p.sources):
-                if src.name in used and src.kind not in (warehouse, "kafka"):
-                    self.err(
-                        dx.FEAST_UNSUPPORTED,
-                        f"the {warehouse} offline store cannot read {src.kind} source '{src.name}'",
-                        ("sources", i, "kind"),
-                        hint=f"use {warehouse} sources, or offline_store type file for file sources",
-                    )
-        for kafka, batch in store.batch_sources.items():
-            where: Path = (*base, "batch_sources", kafka)
-            stream = self.ix.sources.get(kafka)
-            if stream is None or stream.kind != "kafka":
-                self.err(
-                    dx.FEAST_UNSUPPORTED,
-                    f"batch_sources key '{kafka}' is not a kafka source",
-                    where,
-                )
-            target = self.ix.sources.get(batch)
-            if target is None or target.kind == "kafka":
-                self.err(
-                    dx.FEAST_UNSUPPORTED,
-                    f"batch source '{batch}' of '{kafka}' is not a declared non-kafka source",
-                    where,
-                )
-        online = store.online_store
-        if online.type == "postgres" and not (online.host and online.database):
-            self.err(
-                dx.FEAST_UNSUPPORTED,
-                "a postgres online store needs 'host' and 'database'",
-                (*base, "online_store", "type"),
-            )
-        names = {s.name for s in self.p.sources}
-        for i, src in enumerate(self.p.sources):
-            if (
-                src.kind == "kafka"
-                and src.name not in store.batch_sources
-                and f"{src.name}_batch" in names
-            ):
-                self.err(
-                    dx.FEAST_UNSUPPORTED,
-                    f"kafka source '{src.name}' needs the name '{src.name}_batch' for its history file",
-                    ("sources", i, "name"),
-                    hint="name it in feature_store.batch_sources instead",
-                )
 
 
 def promql_problem(query: str) -> str | None:

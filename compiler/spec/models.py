@@ -611,7 +611,14 @@ class FeatureStore(Strict):
         "Where online features are served from.", default_factory=OnlineStore
     )
     offline_store: OfflineStore = _d(
-        "What reads the sources for training data.", default_factory=OfflineStore
+        "The one store that reads every feature view's source for training data and "
+        "materialization. Default: derived from the sources' kinds (see offline_stores).",
+        default_factory=OfflineStore,
+    )
+    offline_stores: list[OfflineStore] = _d(
+        "One store per source kind, for feature views on sources of several kinds: compiled to "
+        "Feast's hybrid offline store. Default: one store with default settings per kind used.",
+        default_factory=list,
     )
     batch_sources: dict[Ident, Ident] = _d(
         "kafka source name -> the source holding the topic's history (Feast needs a batch source "

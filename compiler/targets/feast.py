@@ -1,22 +1,19 @@
 """Feast target: a feature repository (feature_store.yaml and features.py) Feast accepts as is.
 
-features.py is written in ruff-format's own layout (every call and collection exploded, with a
-magic trailing comma) so that it is format-clean without running a formatter at build time.
-Every name in it comes from a validated identifier; every string from the spec is a literal
-built by `py_str`, never spliced into code.
+It reads only the plan. Every name in features.py comes from a validated identifier; every
+string from the spec is a literal built by `py_str` (feast_python), never spliced into code;
+feature_store.yaml is data written by the YAML writer.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 from compiler.artifact import Artifact
-from compiler.plan import Plan
+from compiler.plan import FeatureView, Model, OfflineStore, Plan, Source
 from compiler.render.yaml import yaml_text
-from compiler.spec.models import FeatureStore, FeatureView, Source
-from compiler.spec.types import UNITS, duration_seconds
 from compiler.targets.base import ModuleTarget
+from compiler.targets.feast_python import Call, Code, Raw, Subscript, py_docstring, py_str
 
 NAME = "feast"
 
@@ -31,16 +28,6 @@ DTYPES: dict[str, tuple[str, str, str]] = {
     "bytes": ("Bytes", "BYTES", "binary"),
     "unix_timestamp": ("UnixTimestamp", "UNIX_TIMESTAMP", "timestamp"),
 }
-# What each offline store can read (Feast ties an offline store to its own source class).
-READS: dict[str, frozenset[str]] = {
-    "file": frozenset({"file", "kafka"}),
-    "dask": frozenset({"file", "kafka"}),
-    "duckdb": frozenset({"file", "kafka"}),
-    "bigquery": frozenset({"bigquery", "kafka"}),
-    "snowflake": frozenset({"snowflake", "kafka"}),
-    "redshift": frozenset({"redshift", "kafka"}),
-    "postgres": frozenset({"postgres", "kafka"}),
-}
 SOURCE_CLASS = {
     "file": "FileSource",
     "bigquery": "BigQuerySource",
@@ -50,126 +37,10 @@ SOURCE_CLASS = {
     "kafka": "KafkaSource",
 }
 POSTGRES_SOURCE = "feast.infra.offline_stores.contrib.postgres_offline_store.postgres_source"
-INDENT = "    "
-
-
-# --- Python literals ---------------------------------------------------------------------
-
-
-def py_str(value: str) -> str:
-    """A Python string literal for any text, quoted the way ruff-format prefers."""
-    quote = "'" if value.count('"') > value.count("'") else '"'
-    out = []
-    for ch in value:
-        if ch == "\\":
-            out.append("\\\\")
-        elif ch == quote:
-            out.append("\\" + ch)
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ch == "\t":
-            out.append("\\t")
-        elif not ch.isprintable():
-            code = ord(ch)
-            out.append(
-                f"\\x{code:02x}"
-                if code < 0x100
-                else f"\\u{code:04x}"
-                if code < 0x10000
-                else f"\\U{code:08x}"
-            )
-        else:
-            out.append(ch)
-    return quote + "".join(out) + quote
-
-
-class Code:
-    """Python source in ruff-format layout: exploded calls and collections."""
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def add(self, line: str = "", depth: int = 0) -> None:
-        self.lines.append(INDENT * depth + line if line else "")
-
-    def text(self) -> str:
-        return "\n".join(self.lines) + "\n"
-
-
-def value_lines(value: Any, depth: int) -> list[str]:
-    """An expression, exploded over lines when it is a collection or a call."""
-    if isinstance(value, (Call, Subscript)):
-        return value.lines(depth)
-    if isinstance(value, Raw):
-        return [value.code]
-    if isinstance(value, str):
-        return [py_str(value)]
-    if isinstance(value, bool):
-        return ["True" if value else "False"]
-    if isinstance(value, int):
-        return [str(value)]
-    if isinstance(value, list):
-        if not value:
-            return ["[]"]
-        lines = ["["]
-        for item in value:
-            inner = value_lines(item, depth + 1)
-            lines.extend(_indent([*inner[:-1], inner[-1] + ","], depth + 1))
-        return [*lines, INDENT * depth + "]"]
-    if isinstance(value, dict):
-        if not value:
-            return ["{}"]
-        lines = ["{"]
-        for key, item in value.items():
-            inner = value_lines(item, depth + 1)
-            inner[0] = f"{py_str(key)}: {inner[0]}"
-            lines.extend(_indent([*inner[:-1], inner[-1] + ","], depth + 1))
-        return [*lines, INDENT * depth + "}"]
-    raise TypeError(f"no Python literal for {type(value).__name__}")
-
-
-def _indent(lines: list[str], depth: int) -> list[str]:
-    """Indent the first line; later lines already carry their own indentation."""
-    return [INDENT * depth + lines[0], *lines[1:]]
-
-
-class Raw:
-    """Code written by this module (a name or a call), never text from the spec."""
-
-    def __init__(self, code: str) -> None:
-        self.code = code
-
-
-class Subscript:
-    """`var[["a", "b"]]`: a feature view projected onto some of its fields, exploded."""
-
-    def __init__(self, var: str, names: list[str]) -> None:
-        self.var = var
-        self.names = names
-
-    def lines(self, depth: int) -> list[str]:
-        inner = value_lines(self.names, depth + 1)
-        return [f"{self.var}[", INDENT * (depth + 1) + inner[0], *inner[1:], INDENT * depth + "]"]
-
-
-class Call:
-    """`func(key=value, ...)` with keyword arguments, exploded one per line."""
-
-    def __init__(self, func: str, kwargs: Iterable[tuple[str, Any]]) -> None:
-        self.func = func
-        self.kwargs = [(k, v) for k, v in kwargs if v is not None]
-
-    def lines(self, depth: int) -> list[str]:
-        if not self.kwargs:
-            return [f"{self.func}()"]
-        lines = [f"{self.func}("]
-        for key, value in self.kwargs:
-            inner = value_lines(value, depth + 1)
-            inner[0] = f"{key}={inner[0]}"
-            lines.extend(_indent([*inner[:-1], inner[-1] + ","], depth + 1))
-        return [*lines, INDENT * depth + ")"]
+# Feast's offline store type names (feast.repo_config.OFFLINE_STORE_CLASS_FOR_TYPE, 0.67):
+# `hybrid` is the routing store; the snowflake store registers as `snowflake.offline`.
+STORE_TYPE = {"snowflake": "snowflake.offline"}
+HYBRID = "hybrid"
 
 
 # --- the repository ----------------------------------------------------------------------
@@ -180,15 +51,9 @@ def project_name(name: str) -> str:
     return name.replace("-", "_")
 
 
-def timedelta_of(duration: str) -> Raw:
-    """`timedelta(...)` in the largest whole unit of a validated duration."""
-    seconds = duration_seconds(duration)
-    for unit, size in (
-        ("weeks", UNITS["w"]),
-        ("days", UNITS["d"]),
-        ("hours", UNITS["h"]),
-        ("minutes", UNITS["m"]),
-    ):
+def timedelta_of(seconds: float) -> Raw:
+    """`timedelta(...)` in the largest whole unit of a duration."""
+    for unit, size in (("weeks", 604800), ("days", 86400), ("hours", 3600), ("minutes", 60)):
         if seconds >= size and seconds % size == 0:
             return Raw(f"timedelta({unit}={int(seconds // size)})")
     if seconds == int(seconds):
@@ -212,20 +77,20 @@ def service_var(model: str) -> str:
     return f"service_{model.replace('-', '_')}"
 
 
-def batch_name(source: str) -> str:
-    """Name of the parquet batch source made for a kafka source that names none."""
-    return f"{source}_batch"
-
-
 def used_sources(plan: Plan) -> list[Source]:
     """Sources a feature view reads, plus the batch sources their kafka sources need."""
-    by_name = {s.name: s for s in plan.sources}
     names = {v.source for v in plan.views}
-    store = plan.index.project.feature_store
-    for name in list(names):
-        if by_name[name].kind == "kafka" and name in store.batch_sources:
-            names.add(store.batch_sources[name])
+    names |= {plan.stream_batches[n] for n in names if plan.source_by_name[n].kind == "kafka"}
     return [s for s in plan.sources if s.name in names]
+
+
+def implicit_batches(plan: Plan, sources: list[Source]) -> list[Source]:
+    """Kafka sources that name no batch source: each gets a parquet file in the repository."""
+    return [
+        s
+        for s in sources
+        if s.kind == "kafka" and plan.stream_batches[s.name] not in plan.source_by_name
+    ]
 
 
 def table_parts(table: str, names: tuple[str, ...]) -> list[tuple[str, Any]]:
@@ -245,7 +110,7 @@ def kafka_schema(plan: Plan, source: Source) -> str:
     for view in plan.views:
         if view.source != source.name:
             continue
-        entity = plan.index.entities[view.entity]
+        entity = plan.entity_by_name[view.entity]
         for key in entity.join_keys:
             columns[key] = DTYPES[entity.dtype][2]
         for fld in view.fields:
@@ -280,8 +145,6 @@ def source_call(plan: Plan, source: Source) -> Call:
         )
     if source.kind == "postgres":
         return Call("PostgreSQLSource", [*common[:2], ("table", table), *common[2:]])
-    store = plan.index.project.feature_store
-    batch = store.batch_sources.get(source.name)
     return Call(
         "KafkaSource",
         [
@@ -289,7 +152,7 @@ def source_call(plan: Plan, source: Source) -> Call:
             ("kafka_bootstrap_servers", source.bootstrap_servers),
             ("topic", table),
             ("message_format", Call("JsonFormat", [("schema_json", kafka_schema(plan, source))])),
-            ("batch_source", Raw(source_var(batch or batch_name(source.name)))),
+            ("batch_source", Raw(source_var(plan.stream_batches[source.name]))),
             *common[2:],
         ],
     )
@@ -302,8 +165,8 @@ def pii_tags(source: Source) -> dict[str, str] | None:
 
 
 def view_call(plan: Plan, view: FeatureView) -> Call:
-    entity = plan.index.entities[view.entity]
-    source = plan.index.sources[view.source]
+    entity = plan.entity_by_name[view.entity]
+    source = plan.source_by_name[view.source]
     schema: list[Any] = [
         Call("Field", [("name", key), ("dtype", Raw(DTYPES[entity.dtype][0]))])
         for key in entity.join_keys
@@ -329,7 +192,7 @@ def view_call(plan: Plan, view: FeatureView) -> Call:
         [
             ("name", view.name),
             ("entities", [Raw(entity_var(entity.name))]),
-            ("ttl", timedelta_of(view.ttl)),
+            ("ttl", timedelta_of(plan.feature_ttls[view.name])),
             ("schema", schema),
             ("online", view.online),
             ("source", Raw(source_var(source.name))),
@@ -340,10 +203,9 @@ def view_call(plan: Plan, view: FeatureView) -> Call:
     )
 
 
-def service_call(plan: Plan, model_name: str) -> Call:
-    model = plan.index.models[model_name]
+def service_call(plan: Plan, model: Model) -> Call:
     grouped: dict[str, list[str]] = {}
-    for ref in plan.model_features.get(model_name, ()):
+    for ref in plan.model_features.get(model.name, ()):
         grouped.setdefault(ref.view, []).append(ref.field)
     features = [Subscript(view_var(view), fields) for view, fields in grouped.items()]
     return Call(
@@ -361,11 +223,9 @@ def service_call(plan: Plan, model_name: str) -> Call:
 def features_py(plan: Plan) -> str:
     sources = used_sources(plan)
     kinds = {s.kind for s in sources}
-    store = plan.index.project.feature_store
-    for kafka in (s for s in sources if s.kind == "kafka"):
-        if kafka.name not in store.batch_sources:
-            kinds.add("file")
-    dtypes = {plan.index.entities[v.entity].dtype for v in plan.views} | {
+    if implicit_batches(plan, sources):
+        kinds.add("file")
+    dtypes = {plan.entity_by_name[v.entity].dtype for v in plan.views} | {
         f.dtype for v in plan.views for f in v.fields
     }
     feast_names = sorted(
@@ -376,7 +236,7 @@ def features_py(plan: Plan) -> str:
     code = Code()
     for line in plan.header("#").splitlines():
         code.add(line)
-    code.add('"""Feast feature repository of ' + plan.name + '."""')
+    code.add(py_docstring(f"Feast feature repository of {plan.name}."))
     code.add()
     code.add("from datetime import timedelta")
     code.add()
@@ -403,7 +263,7 @@ def features_py(plan: Plan) -> str:
                 "Project",
                 [
                     ("name", project_name(plan.name)),
-                    ("description", plan.index.project.metadata.description),
+                    ("description", plan.metadata.description),
                 ],
             ),
         )
@@ -423,13 +283,15 @@ def features_py(plan: Plan) -> str:
                 ),
             )
         )
-    for kafka in (s for s in sources if s.kind == "kafka" and s.name not in store.batch_sources):
-        statements.append((source_var(batch_name(kafka.name)), kafka_batch_call(plan, kafka)))
+    for kafka in implicit_batches(plan, sources):
+        statements.append(
+            (source_var(plan.stream_batches[kafka.name]), kafka_batch_call(plan, kafka))
+        )
     # Batch sources first: a kafka source refers to its batch source by variable.
     ordered = sorted(sources, key=lambda s: (s.kind == "kafka", s.name))
     statements.extend((source_var(s.name), source_call(plan, s)) for s in ordered)
     statements.extend((view_var(v.name), view_call(plan, v)) for v in plan.views)
-    statements.extend((service_var(m.name), service_call(plan, m.name)) for m in plan.models)
+    statements.extend((service_var(m.name), service_call(plan, m)) for m in plan.models)
     for var, call in statements:
         code.add()
         lines = call.lines(0)
@@ -443,7 +305,7 @@ def kafka_batch_call(plan: Plan, source: Source) -> Call:
     return Call(
         "FileSource",
         [
-            ("name", batch_name(source.name)),
+            ("name", plan.stream_batches[source.name]),
             ("timestamp_field", source.timestamp_field),
             ("path", f"data/{source.name}.parquet"),
             ("description", f"History of the kafka topic of source {source.name}"),
@@ -452,10 +314,9 @@ def kafka_batch_call(plan: Plan, source: Source) -> Call:
     )
 
 
-def store_yaml(plan: Plan) -> dict[str, Any]:
-    store: FeatureStore = plan.index.project.feature_store
-    online: dict[str, Any] = {"type": store.online_store.type}
-    on = store.online_store
+def online_yaml(plan: Plan) -> dict[str, Any]:
+    on = plan.feature_store.online_store
+    online: dict[str, Any] = {"type": on.type}
     if on.type == "sqlite":
         online["path"] = on.path
     elif on.type == "redis":
@@ -471,43 +332,61 @@ def store_yaml(plan: Plan) -> dict[str, Any]:
         online.update(_present(region=on.region))
     elif on.type == "datastore":
         online.update(_present(project_id=on.project_id))
-    off = store.offline_store
-    offline: dict[str, Any] = {"type": "snowflake.offline" if off.type == "snowflake" else off.type}
+    return online
+
+
+def offline_conf(off: OfflineStore) -> dict[str, Any]:
+    """The settings of one offline store, as its Feast config class takes them."""
     if off.type == "bigquery":
-        offline.update(
-            _present(project_id=off.project_id, dataset=off.dataset, location=off.location)
-        )
+        conf = _present(project_id=off.project_id, dataset=off.dataset, location=off.location)
     elif off.type == "snowflake":
-        offline.update(
-            _present(
-                account=off.account,
-                user=off.user,
-                role=off.role,
-                warehouse=off.warehouse,
-                database=off.database,
-            )
+        conf = _present(
+            account=off.account,
+            user=off.user,
+            role=off.role,
+            warehouse=off.warehouse,
+            database=off.database,
         )
     elif off.type == "redshift":
-        offline.update(
-            _present(
-                cluster_id=off.cluster_id,
-                region=off.region,
-                database=off.database,
-                user=off.user,
-                s3_staging_location=off.s3_staging_location,
-                iam_role=off.iam_role,
-            )
+        conf = _present(
+            cluster_id=off.cluster_id,
+            region=off.region,
+            database=off.database,
+            user=off.user,
+            s3_staging_location=off.s3_staging_location,
+            iam_role=off.iam_role,
         )
     elif off.type == "postgres":
-        offline.update(_present(host=off.host, port=off.port, database=off.database, user=off.user))
+        conf = _present(host=off.host, port=off.port, database=off.database, user=off.user)
+    else:
+        conf = {}
     if off.password_env and off.type in ("snowflake", "postgres"):
-        offline["password"] = f"${{{off.password_env}}}"
+        conf["password"] = f"${{{off.password_env}}}"
+    return conf
+
+
+def offline_yaml(plan: Plan) -> dict[str, Any]:
+    """One store, or Feast's hybrid store routing each view to the store of its source kind."""
+    stores = plan.offline_stores
+    if len(stores) == 1:
+        return {"type": STORE_TYPE.get(stores[0].type, stores[0].type), **offline_conf(stores[0])}
+    return {
+        "type": HYBRID,
+        "offline_stores": [
+            {"type": STORE_TYPE.get(off.type, off.type), "conf": offline_conf(off)}
+            for off in stores
+        ],
+    }
+
+
+def store_yaml(plan: Plan) -> dict[str, Any]:
+    store = plan.feature_store
     return {
         "project": project_name(plan.name),
         "provider": store.provider,
         "registry": store.registry,
-        "online_store": online,
-        "offline_store": offline,
+        "online_store": online_yaml(plan),
+        "offline_store": offline_yaml(plan),
         "entity_key_serialization_version": 3,
     }
 

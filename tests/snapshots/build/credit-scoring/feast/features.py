@@ -9,9 +9,7 @@ from feast import (
     FeatureService,
     FeatureView,
     Field,
-    FileSource,
     Project,
-    RedshiftSource,
     ValueType,
 )
 from feast.infra.offline_stores.contrib.postgres_offline_store.postgres_source import (
@@ -45,12 +43,10 @@ entity_applicant = Entity(
     description="A person applying for credit",
 )
 
-source_account_ledger = RedshiftSource(
+source_account_ledger = PostgreSQLSource(
     name="account_ledger",
     timestamp_field="business_date",
-    database="dwh",
-    schema="core_banking",
-    table="account_daily",
+    table="lending.core_banking.account_daily",
     description="Daily balances and arrears per account; personal data of existing customers",
     owner="lending-data@northbank.example",
     tags={
@@ -58,10 +54,10 @@ source_account_ledger = RedshiftSource(
     },
 )
 
-source_bureau_reports = FileSource(
+source_bureau_reports = PostgreSQLSource(
     name="bureau_reports",
     timestamp_field="report_ts",
-    path="s3://northbank-lending-raw/bureau/experian/",
+    table="lending.bureau.experian_reports",
     description="Credit bureau reports pulled with the applicant's consent",
     owner="lending-data@northbank.example",
     tags={
@@ -206,7 +202,7 @@ view_bureau_summary = FeatureView(
             dtype=Float64,
         ),
     ],
-    online=False,
+    online=True,
     source=source_bureau_reports,
     description="Aggregates of the latest bureau report",
     owner="credit-risk-ml@northbank.example",

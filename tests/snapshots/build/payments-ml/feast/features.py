@@ -5,7 +5,6 @@
 from datetime import timedelta
 
 from feast import (
-    BigQuerySource,
     Entity,
     FeatureService,
     FeatureView,
@@ -34,10 +33,10 @@ entity_customer = Entity(
     value_type=ValueType.INT64,
 )
 
-source_customer_profiles = BigQuerySource(
+source_customer_profiles = FileSource(
     name="customer_profiles",
     timestamp_field="updated_at",
-    table="acme-prod.crm.customer_profiles",
+    path="s3://acme-data/crm/customer_profiles/",
     owner="data-platform@example.com",
     tags={
         "pii_columns": "birth_year,home_country",

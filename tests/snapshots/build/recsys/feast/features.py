@@ -12,7 +12,6 @@ from feast import (
     FileSource,
     KafkaSource,
     Project,
-    SnowflakeSource,
     ValueType,
 )
 from feast.data_format import JsonFormat
@@ -56,12 +55,10 @@ source_play_events_batch = FileSource(
     owner="data-eng@streamco.example",
 )
 
-source_catalogue = SnowflakeSource(
+source_catalogue = FileSource(
     name="catalogue",
     timestamp_field="updated_at",
-    database="CONTENT",
-    schema="PUBLIC",
-    table="TITLES",
+    path="s3://streamco-lake/content/titles/",
     description="Titles with genres, cast and release year; no personal data",
     owner="data-eng@streamco.example",
 )
@@ -157,7 +154,7 @@ view_title_metadata = FeatureView(
             dtype=Bool,
         ),
     ],
-    online=False,
+    online=True,
     source=source_catalogue,
     owner="reco-retrieval@streamco.example",
     tags={
