@@ -13,7 +13,7 @@ from compiler.artifact import Artifact
 from compiler.plan import FeatureView, Model, OfflineStore, Plan, Source
 from compiler.render.yaml import yaml_text
 from compiler.targets.base import ModuleTarget
-from compiler.targets.feast_python import Call, Code, Raw, Subscript, py_docstring, py_str
+from compiler.targets.feast_python import Call, Code, Raw, Subscript, py_docstring
 
 NAME = "feast"
 
