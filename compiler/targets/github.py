@@ -214,6 +214,11 @@ def train_job(batch: int) -> dict[str, Any]:
         "needs": "select",
         "if": f"{output} != '[]'",
         "strategy": {"fail-fast": False, "matrix": {"include": f"${{{{ fromJSON({output}) }}}}"}},
+        # One run of a model at a time, whichever schedule or dispatch started it.
+        "concurrency": {
+            "group": "mlopsc-train-model-${{ matrix.model }}",
+            "cancel-in-progress": False,
+        },
         "runs-on": RUNNER,
         "timeout-minutes": 360,
         "permissions": {"contents": "read"},
