@@ -250,13 +250,19 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 def _compile(
-    spec: str, out: str, only: str | None, fmt: str
+    spec: str,
+    out: str,
+    only: str | None,
+    fmt: str,
+    *,
+    renderer: Callable[[Any, list[str]], list[Any]] | None = None,
 ) -> tuple[Any, list[Any], Any, list[str] | None, Sink]:
     """Front end, plan and targets; Invalid (exit 1) after printing the diagnostics of an
     invalid spec.
 
     Text and github diagnostics (warnings) are printed here; json and sarif are one document,
-    which the caller prints once, at the end."""
+    which the caller prints once, at the end. `renderer` (plan, target names) -> artifacts
+    replaces the targets' own rendering (`report` adds the git history to the documents)."""
     from compiler.targets import REGISTRY
 
     selected: list[str] | None = None
@@ -293,7 +299,7 @@ def _compile(
     from compiler.targets.kubernetes import ObjectTooLarge
 
     try:
-        artifacts = render_all(plan, names)
+        artifacts = (renderer or render_all)(plan, names)
     except ObjectTooLarge as exc:
         span = checked.document.source_map.span(exc.path)
         sink.error(exc.code, str(exc), span, hint=exc.hint)
@@ -491,14 +497,15 @@ def report(spec: str, out: str, history_depth: int, fmt: str) -> int:
     its output depends on the spec alone)."""
     import dataclasses
 
-    from compiler.history import spec_history
+    from compiler.diff.history import spec_history
     from compiler.targets.docs import render_documents
 
-    plan, _, info, _, sink = _compile(spec, out, "docs", fmt)
-    history = spec_history(spec, includes=list(plan.index.project.include), depth=history_depth)
-    artifacts = [
-        dataclasses.replace(a, target="docs") for a in render_documents(plan, history=history)
-    ]
+    def with_history(plan: Any, names: list[str]) -> list[Any]:
+        history = spec_history(spec, includes=plan.includes, depth=history_depth)
+        documents = render_documents(plan, history=history) if "docs" in names else []
+        return [dataclasses.replace(a, target="docs") for a in documents]
+
+    _, artifacts, info, _, sink = _compile(spec, out, "docs", fmt, renderer=with_history)
     changed, _removed = write_or_raise(out, artifacts, info, {"docs"})
     if fmt in ("json", "sarif"):
         emit_diagnostics(sink, fmt, notes=False)

@@ -55,3 +55,13 @@ def workload_name(object_name: str, suffix: str) -> str:
 def ci_job(stage: str, model: str) -> str:
     """A model's CI job (or concurrency group) name: `mlopsc-train-<model>`."""
     return f"{stage}-{model}"
+
+
+def env_folder(env: str) -> str:
+    """The output folder of one environment's Kubernetes objects (Argo CD syncs it)."""
+    return f"kubernetes/{env}"
+
+
+def argocd_file(env: str) -> str:
+    """The output file of one environment's Argo CD Application."""
+    return f"argocd/{env}.yaml"

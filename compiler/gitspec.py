@@ -12,8 +12,37 @@ class GitProblem(Exception):
     """Not a git repository, or the ref names no commit: a usage problem (exit 2)."""
 
 
+def _env() -> dict[str, str]:
+    """The environment of every git call: user and system config must not change what mlopsc
+    reads or writes (log.showSignature, i18n, mailmap), nor inherited GIT_* variables."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("GIT_") or key in ("GIT_DIR", "GIT_WORK_TREE")
+    }
+    env.update({"GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull, "LC_ALL": "C"})
+    return env
+
+
 def _git(root: str, *args: str) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(["git", "-C", root, *args], capture_output=True, timeout=60, check=False)
+    return subprocess.run(
+        ["git", "-C", root, "-c", "core.quotePath=false", *args],
+        capture_output=True,
+        timeout=60,
+        check=False,
+        env=_env(),
+    )
+
+
+def git_text(root: str, *args: str) -> str | None:
+    """The output of a git command in `root` as text, or None when it fails or cannot run."""
+    try:
+        done = _git(root, *args)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if done.returncode != 0:
+        return None
+    return done.stdout.decode("utf-8", errors="replace")
 
 
 def git_root(path: str) -> str:

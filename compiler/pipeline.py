@@ -37,6 +37,14 @@ def check_spec(path: str, sink: Sink, *, on: dt.date | None = None) -> Checked |
     document = load_spec(path, sink)
     if document is None or sink.has_errors:
         return None
+    return check_document(document, sink, on=on)
+
+
+def check_document(
+    document: Document, sink: Sink, *, on: dt.date | None = None, keep_going: bool = False
+) -> Checked | None:
+    """The stages after loading; None when one reported errors. With keep_going, failing
+    governance rules do not stop it (`diff`: a rule that fails is part of what a change does)."""
     project = validate_project(document, sink)
     if project is None:
         return None
@@ -45,6 +53,6 @@ def check_spec(path: str, sink: Sink, *, on: dt.date | None = None) -> Checked |
     if sink.has_errors:
         return None
     governance = evaluate_governance(index, document.source_map, sink, today=on or today())
-    if sink.has_errors:
+    if sink.has_errors and not keep_going:
         return None
     return Checked(document, project, index, governance)

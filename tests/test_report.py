@@ -241,3 +241,35 @@ def test_annex_does_not_import_the_report() -> None:
     code = "import sys, compiler.targets.annex; print('compiler.targets.report' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+def test_docs_target_does_not_import_git_code() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, compiler.targets.docs; "
+        "print(sorted(m for m in sys.modules if m in ('compiler.gitspec', 'compiler.diff')))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_report_renders_the_documents_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    import compiler.targets.docs as docs
+    from compiler.cli import cli
+
+    calls: list[object] = []
+    real = docs.render_documents
+
+    def counting(plan: object, **kwargs: object) -> object:
+        calls.append(kwargs.get("history"))
+        return real(plan, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(docs, "render_documents", counting)
+    spec = ROOT / "examples" / "recsys" / "mlops.yaml"
+    result = CliRunner().invoke(cli, ["report", str(spec), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert len(calls) == 1 and calls[0] is not None

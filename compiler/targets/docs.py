@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from compiler.artifact import Artifact
-from compiler.history import History
+from compiler.history import NO_HISTORY, History
 from compiler.plan import EnvPlan, Plan
 from compiler.render.markdown import environment
 from compiler.spec.models import FeatureView, Model, Slo, Source
@@ -18,12 +18,6 @@ from compiler.targets.base import ModuleTarget
 from compiler.targets.report import Counts, ReportFacts, RuleRow, report_facts
 
 NAME = "docs"
-NO_HISTORY = History(
-    (),
-    "Change history is left out of the build so that its output depends on the spec alone; "
-    "run 'mlopsc report' in the repository to add it from git.",
-    0,
-)
 
 
 @dataclass(frozen=True)
