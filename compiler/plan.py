@@ -25,7 +25,16 @@ from compiler.conventions import (
     RISK_LABEL,
     k8s_name,
 )
-from compiler.governance import Governance
+from compiler.governance import (  # re-exported: governance outcomes are part of the plan
+    POLICY,
+    Governance,
+    Outcome,
+    Pack,
+    RuleSeverity,
+    Status,
+    WaiverState,
+    waiver_state,
+)
 from compiler.meaning import FeatureRef, Index, merged_serving
 from compiler.meaning.feast import batch_name, offline_stores
 from compiler.pipeline import Checked
@@ -48,6 +57,7 @@ from compiler.spec.models import (  # re-exported: the plan's value types, for t
 from compiler.spec.types import duration_seconds
 
 __all__ = [
+    "POLICY",
     "Entity",
     "EnvPlan",
     "Environment",
@@ -57,15 +67,21 @@ __all__ = [
     "Model",
     "ModelPlan",
     "OfflineStore",
+    "Outcome",
+    "Pack",
     "Plan",
+    "RuleSeverity",
     "Serving",
     "Slo",
     "SloPlan",
     "Source",
+    "Status",
     "Team",
     "Waiver",
+    "WaiverState",
     "build_plan",
     "k8s_name",
+    "waiver_state",
 ]
 
 SERVING_DEFAULTS = {"cpu": "500m", "memory": "512Mi"}

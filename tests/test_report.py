@@ -273,3 +273,23 @@ def test_report_renders_the_documents_once(tmp_path: Path, monkeypatch: pytest.M
     result = CliRunner().invoke(cli, ["report", str(spec), "-o", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
     assert len(calls) == 1 and calls[0] is not None
+
+
+@pytest.mark.parametrize("module", ["report", "docs", "annex", "lineage"])
+def test_document_targets_import_only_the_plan_and_the_render_layer(module: str) -> None:
+    import ast
+
+    tree = ast.parse((ROOT / "compiler" / "targets" / f"{module}.py").read_text())
+    allowed = ("compiler.plan", "compiler.conventions", "compiler.artifact", "compiler.history")
+    for node in ast.walk(tree):
+        names = []
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names = [node.module]
+        elif isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        for name in names:
+            if name.startswith("compiler"):
+                assert name in allowed or name.startswith(
+                    ("compiler.render.", "compiler.targets.")
+                ), (module, name)
+    assert "plan.index" not in (ROOT / "compiler" / "targets" / f"{module}.py").read_text()

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from compiler.plan import Plan
-from compiler.spec.models import Model
+from compiler.plan import Model, Plan
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,8 @@ from dataclasses import dataclass
 
 from compiler.artifact import Artifact
 from compiler.history import NO_HISTORY, History
-from compiler.plan import EnvPlan, Plan
+from compiler.plan import EnvPlan, FeatureView, Model, Plan, Slo, Source
 from compiler.render.markdown import environment
-from compiler.spec.models import FeatureView, Model, Slo, Source
 from compiler.targets.base import ModuleTarget
 from compiler.targets.report import Counts, ReportFacts, RuleRow, report_facts
 

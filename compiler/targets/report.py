@@ -8,17 +8,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from compiler.governance import (
+from compiler.plan import (
     POLICY,
+    FeatureView,
+    Model,
     Outcome,
     Pack,
+    Plan,
     RuleSeverity,
+    Source,
     Status,
+    Waiver,
     WaiverState,
     waiver_state,
 )
-from compiler.plan import Plan
-from compiler.spec.models import FeatureView, Model, Source, Waiver
 from compiler.targets.annex import AnnexSection, annex_iv
 
 FRAMEWORK_NAMES: dict[str, str] = {
