@@ -313,6 +313,13 @@ NEEDS_REPOSITORY = _code(
     "For example the argocd target needs metadata.repository. In a full build the target is "
     "left out with this warning; named with --only, it is an error.",
 )
+CANARY_PROMETHEUS = _code(
+    "MLC339",
+    "canary analysis has no Prometheus",
+    "A runtime deployment canary of a model with an availability or latency SLO is judged by "
+    "Argo Rollouts against those SLIs, queried in the environment's Prometheus: set "
+    "environments[].prometheus_url (docs/kubernetes.md).",
+)
 OBJECT_TOO_LARGE = _code(
     "MLC415",
     "a generated Kubernetes object is too large",

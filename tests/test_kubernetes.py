@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 import yaml
 
-from compiler.targets.k8s_serving import canary_replicas
 from tests.conftest import require_tool, venv_tool
 from tests.crd_validate import validate_paths
 
@@ -141,7 +140,7 @@ def test_every_object_is_labelled_and_namespaced(built_examples: dict[str, Path]
 
 
 def _pod_specs(doc: dict[str, Any]) -> list[dict[str, Any]]:
-    if doc["kind"] == "Deployment":
+    if doc["kind"] in ("Deployment", "Rollout"):
         return [doc["spec"]["template"]["spec"]]
     if doc["kind"] == "CronJob":
         return [doc["spec"]["jobTemplate"]["spec"]["template"]["spec"]]
@@ -166,7 +165,7 @@ def test_workloads_are_hardened(built_examples: dict[str, Path]) -> None:
                     assert "@sha256:" in container["image"]
                     for key in ("requests", "limits"):
                         assert {"cpu", "memory"} <= set(container["resources"][key])
-                    if doc["kind"] == "Deployment":
+                    if doc["kind"] in ("Deployment", "Rollout"):
                         assert container["livenessProbe"] and container["readinessProbe"]
     assert seen > 3
 
@@ -186,7 +185,7 @@ def test_realtime_models_get_their_runtime_objects(built_examples: dict[str, Pat
                     assert 1 <= canary["trafficPercent"] <= 99
                     assert canary["predictor"]["model"]["name"]
         for kinds in by_file.values():
-            if "Deployment" in kinds:
+            if kinds & {"Deployment", "Rollout"}:
                 assert {
                     "Service",
                     "HorizontalPodAutoscaler",
@@ -210,14 +209,6 @@ def test_argocd_applications_follow_approval(built_examples: dict[str, Path]) ->
     # what production syncs is the commit its promotion approved
     assert prod["spec"]["source"]["targetRevision"] == "mlopsc/production"
     assert staging["spec"]["source"]["targetRevision"] == "HEAD"
-
-
-def test_canary_replicas_approximate_the_share() -> None:
-    assert canary_replicas(2, 10) == 1
-    assert canary_replicas(9, 10) == 1
-    assert canary_replicas(10, 50) == 10
-    assert canary_replicas(3, 25) == 1
-    assert canary_replicas(6, 40) == 4
 
 
 def test_label_values_are_valid_for_any_semver() -> None:

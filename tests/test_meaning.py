@@ -185,6 +185,11 @@ def test_null_in_an_override_clears_the_base(tmp_path: Path) -> None:
             "      resources: {cpu: 500m, memory: 1Gi}\n",
             "      resources: {cpu: 500m, memory: 1Gi}\n" + base + over,
         ),
+        # production keeps the canary, which Argo Rollouts judges in its Prometheus
+        (
+            "    namespace: shop-prod\n",
+            "    namespace: shop-prod\n    prometheus_url: http://p:9090\n",
+        ),
     )
     checked, sink = check_text(tmp_path, text)
     assert sink.items == [] and checked is not None

@@ -419,6 +419,40 @@ class _Checker(RuntimeChecks):
                     if problem:
                         self.err(dx.BAD_QUERY, f"{key}: {problem}", (*kpath, key))
 
+    def canary_analysis(self) -> None:
+        """Argo Rollouts judges a deployment canary by the model's availability and latency
+        SLOs, in the environment's Prometheus: the spec must say where that is."""
+        judged = {
+            slo.model
+            for slo in self.p.slos
+            if slo.sli.availability is not None or slo.sli.latency is not None
+        }
+        for i, env in enumerate(self.p.environments):
+            if env.prometheus_url is not None:
+                continue
+            names = []
+            for model in sorted(self.p.models, key=lambda m: m.name):
+                if model.name not in judged:
+                    continue
+                try:
+                    s = merged_serving(model, env.name)
+                except ValidationError:
+                    continue  # reported with the override
+                r = s.rollout
+                canary = r.strategy == "canary" and r.canary_percent is not None
+                if s.mode == "realtime" and s.runtime == "deployment" and canary:
+                    names.append(model.name)
+            if names:
+                shown = ", ".join(names[:3]) + (
+                    f" and {len(names) - 3} more" if len(names) > 3 else ""
+                )
+                self.err(
+                    dx.CANARY_PROMETHEUS,
+                    f"environment '{env.name}' needs prometheus_url: Argo Rollouts judges the "
+                    f"canary of {shown} by its SLOs, in that Prometheus",
+                    ("environments", i, "name"),
+                )
+
     def run(self) -> Index:
         self.unique()
         self.teams()
@@ -426,6 +460,7 @@ class _Checker(RuntimeChecks):
         self.views()
         self.models()
         self.slos()
+        self.canary_analysis()
         return self.ix
 
 

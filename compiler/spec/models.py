@@ -140,6 +140,12 @@ class Environment(Strict):
         default="default",
         pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
     )
+    prometheus_url: Url | None = _d(
+        "Prometheus of the environment's cluster, which canary analysis queries (Argo Rollouts "
+        "for runtime deployment, the promotion check for kserve); required where a canary "
+        "model has an availability or latency SLO.",
+        default=None,
+    )
 
     @field_validator("namespace")
     @classmethod
@@ -272,6 +278,11 @@ class Rollout(Strict):
     canary_percent: int | None = _d(
         "Share of traffic the canary takes (canary only), 1..99.", default=None, ge=1, le=99
     )
+    analysis_interval: Duration = _d(
+        "Canary only: how often the canary's SLIs are measured; each analysis takes 5 "
+        "measurements, so a step lasts 5 intervals.",
+        default="1m",
+    )
 
 
 class Serving(Strict):
@@ -323,6 +334,7 @@ class AutoscalingOverride(Strict):
 class RolloutOverride(Strict):
     strategy: Strategy | None = _d("How a new version reaches traffic.", default=None)
     canary_percent: int | None = _d("Canary share of traffic.", default=None, ge=1, le=99)
+    analysis_interval: Duration | None = _d("Canary analysis interval.", default=None)
 
 
 class ServingOverride(Strict):

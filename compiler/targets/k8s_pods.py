@@ -71,6 +71,25 @@ def env_list(pairs: dict[str, str]) -> list[Obj]:
     return [{"name": key, "value": value} for key, value in pairs.items()]
 
 
+def model_config(mp: ModelPlan) -> dict[str, str]:
+    """What the model's containers read from `<obj>-config` (KServe: its env)."""
+    m = mp.model
+    config = {
+        "MLOPSC_PROJECT": mp.labels["app.kubernetes.io/part-of"],
+        "MLOPSC_ENVIRONMENT": mp.env.name,
+        "MLOPSC_MODEL": m.name,
+        "MLOPSC_MODEL_VERSION": m.version,
+        "MLOPSC_FRAMEWORK": m.framework,
+        "MLOPSC_ARTIFACT_URI": m.artifact.uri,
+        "MLOPSC_ARTIFACT_DIGEST": m.artifact.digest or "",
+        "MLOPSC_FEATURES": ",".join(f.ref for f in mp.features),
+        "MLOPSC_REQUEST_LOGGING": "true" if mp.serving.request_logging else "false",
+    }
+    if mp.serving.request_logging and mp.serving.request_log_url:
+        config["MLOPSC_REQUEST_LOG_URL"] = mp.serving.request_log_url
+    return config
+
+
 def config_name(mp: ModelPlan) -> str:
     return f"{mp.object_name}-config"
 

@@ -3,20 +3,20 @@ ServiceMonitor) and runtime `kserve` (an InferenceService shaped by its CRD)."""
 
 from __future__ import annotations
 
-import math
-
-from compiler.plan import ModelPlan
+from compiler import canary
+from compiler.plan import ModelPlan, Plan
 from compiler.targets.k8s_pods import (
     COMPONENT,
     Obj,
     container,
     container_security,
-    env_from,
     meta,
+    model_config,
     pod_security,
     pod_spec,
     resources,
 )
+from compiler.targets.k8s_rollouts import analysis_template, rollout
 
 TRACK = "mlopsc/track"
 KSERVE_FORMATS = frozenset(
@@ -24,13 +24,12 @@ KSERVE_FORMATS = frozenset(
 )
 
 
-def canary_replicas(min_replicas: int, percent: int) -> int:
-    """Replicas that give the canary about `percent` of traffic next to the stable minimum."""
-    return max(1, math.ceil(min_replicas * percent / (100 - percent)))
-
-
 def server_container(mp: ModelPlan) -> Obj:
-    """The model server: the spec's image, the model's config, probes on the health path."""
+    """The model server: the spec's image, the model's config, probes on the health path.
+
+    The config is inline, not from the ConfigMap: a new artifact or version then changes the
+    pod template, which is what rolls the pods out (and, with a canary, what Argo Rollouts
+    analyses), while pods of the old version keep the config they were started with."""
     s = mp.serving
     assert s.image is not None
     probe: Obj = {
@@ -45,20 +44,18 @@ def server_container(mp: ModelPlan) -> Obj:
         s.image,
         mp.serving_resources,
         gpu=s.resources.gpu,
-        env_from=env_from(mp),
+        env=model_config(mp),
         ports=[{"containerPort": s.port, "name": "http", "protocol": "TCP"}],
         probe=probe,
     )
 
 
-def deployment(mp: ModelPlan, track: str, replicas: int | None) -> Obj:
-    name = mp.object_name if track == "stable" else f"{mp.object_name}-canary"
-    selector = {**mp.selector, TRACK: track}
+def deployment(mp: ModelPlan) -> Obj:
+    """A rolling Deployment; the HPA owns its replicas. Its selector keeps the track label of
+    earlier releases: a Deployment's selector cannot change in place."""
+    selector = {**mp.selector, TRACK: "stable"}
     labels = {**mp.labels, COMPONENT: "predictor", **selector}
-    spec: Obj = {}
-    if replicas is not None:
-        spec["replicas"] = replicas
-    spec["revisionHistoryLimit"] = 5
+    spec: Obj = {"revisionHistoryLimit": 5}
     spec["selector"] = {"matchLabels": selector}
     spec["strategy"] = {
         "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": 0},
@@ -72,7 +69,7 @@ def deployment(mp: ModelPlan, track: str, replicas: int | None) -> Obj:
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": meta(
-            name, mp.env.namespace, {**mp.labels, COMPONENT: "predictor", TRACK: track}
+            mp.object_name, mp.env.namespace, {**mp.labels, COMPONENT: "predictor", TRACK: "stable"}
         ),
         "spec": spec,
     }
@@ -93,16 +90,17 @@ def service(mp: ModelPlan) -> Obj:
     }
 
 
-def autoscaler(mp: ModelPlan, *, api_version: str = "apps/v1", kind: str = "Deployment") -> Obj:
+def autoscaler(mp: ModelPlan, *, target: tuple[str, str] = ("apps/v1", "Deployment")) -> Obj:
     a = mp.serving.autoscaling
-    target = {"averageUtilization": a.target_cpu_utilization, "type": "Utilization"}
+    util = {"averageUtilization": a.target_cpu_utilization, "type": "Utilization"}
+    api_version, kind = target
     return {
         "apiVersion": "autoscaling/v2",
         "kind": "HorizontalPodAutoscaler",
         "metadata": meta(mp.object_name, mp.env.namespace, mp.labels),
         "spec": {
             "maxReplicas": a.max_replicas,
-            "metrics": [{"resource": {"name": "cpu", "target": target}, "type": "Resource"}],
+            "metrics": [{"resource": {"name": "cpu", "target": util}, "type": "Resource"}],
             "minReplicas": a.min_replicas,
             "scaleTargetRef": {"apiVersion": api_version, "kind": kind, "name": mp.object_name},
         },
@@ -131,9 +129,17 @@ def ingress_policy(mp: ModelPlan, selector: dict[str, str], port: int) -> Obj:
     }
 
 
-def service_monitor(mp: ModelPlan) -> Obj:
+def service_monitor(mp: ModelPlan, *, pod_labels: tuple[str, ...] = ()) -> Obj:
     """Prometheus Operator scrapes the server's /metrics through its Service; the `service`
-    label it adds is what the SLO rules select on (docs/monitoring.md)."""
+    label it adds is what the SLO rules select on (docs/monitoring.md). `pod_labels` are
+    copied from the pods onto the series (the canary's template hash, for its analysis)."""
+    spec: Obj = {
+        "selector": {"matchLabels": dict(mp.selector)},
+        "namespaceSelector": {"matchNames": [mp.env.namespace]},
+        "endpoints": [{"port": "http", "path": "/metrics", "interval": "30s"}],
+    }
+    if pod_labels:
+        spec["podTargetLabels"] = list(pod_labels)
     return {
         "apiVersion": "monitoring.coreos.com/v1",
         "kind": "ServiceMonitor",
@@ -142,28 +148,36 @@ def service_monitor(mp: ModelPlan) -> Obj:
             "namespace": mp.env.namespace,
             "labels": dict(mp.labels),
         },
-        "spec": {
-            "selector": {"matchLabels": dict(mp.selector)},
-            "namespaceSelector": {"matchNames": [mp.env.namespace]},
-            "endpoints": [{"port": "http", "path": "/metrics", "interval": "30s"}],
-        },
+        "spec": spec,
     }
 
 
-def deployment_objects(mp: ModelPlan) -> list[Obj]:
-    """Runtime `deployment`: a stable Deployment, a fixed-size canary track when asked."""
+def deployment_objects(plan: Plan, mp: ModelPlan) -> list[Obj]:
+    """Runtime `deployment`: a Deployment, or with a canary an Argo Rollouts Rollout whose
+    canary steps are judged by the model's SLIs (an AnalysisTemplate, when it has any)."""
     s = mp.serving
-    objects = [deployment(mp, "stable", None)]
-    if s.rollout.strategy == "canary" and s.rollout.canary_percent:
-        replicas = canary_replicas(s.autoscaling.min_replicas, s.rollout.canary_percent)
-        objects.append(deployment(mp, "canary", replicas))
+    selector = dict(mp.selector)
+    tail = [
+        service(mp),
+        disruption_budget(mp, selector),
+        ingress_policy(mp, selector, s.port),
+    ]
+    if not canary.has_canary(mp):
+        return [deployment(mp), *tail[:1], autoscaler(mp), *tail[1:], service_monitor(mp)]
+    checks = canary.checks(plan, mp)
+    template = {
+        "metadata": {"labels": {**mp.labels, COMPONENT: "predictor"}},
+        "spec": pod_spec(mp, [server_container(mp)]),
+    }
+    objects = [rollout(mp, template, checks)]
+    if checks:
+        objects.append(analysis_template(mp, checks))
     return [
         *objects,
-        service(mp),
-        autoscaler(mp),
-        disruption_budget(mp, dict(mp.selector)),
-        ingress_policy(mp, dict(mp.selector), s.port),
-        service_monitor(mp),
+        *tail[:1],
+        autoscaler(mp, target=("argoproj.io/v1alpha1", "Rollout")),
+        *tail[1:],
+        service_monitor(mp, pod_labels=(canary.HASH_POD_LABEL,)),
     ]
 
 

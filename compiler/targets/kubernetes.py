@@ -23,6 +23,7 @@ from compiler.targets.k8s_pods import (
     cron_job,
     env_from,
     meta,
+    model_config,
     pod_spec,
 )
 from compiler.targets.k8s_serving import deployment_objects, kserve_objects
@@ -56,25 +57,6 @@ class EnvFile:
     name: str
     objects: list[Obj]
     source: SpecPath
-
-
-def model_config(mp: ModelPlan) -> dict[str, str]:
-    """What the model's containers read from `<obj>-config` (KServe: its env)."""
-    m = mp.model
-    config = {
-        "MLOPSC_PROJECT": mp.labels["app.kubernetes.io/part-of"],
-        "MLOPSC_ENVIRONMENT": mp.env.name,
-        "MLOPSC_MODEL": m.name,
-        "MLOPSC_MODEL_VERSION": m.version,
-        "MLOPSC_FRAMEWORK": m.framework,
-        "MLOPSC_ARTIFACT_URI": m.artifact.uri,
-        "MLOPSC_ARTIFACT_DIGEST": m.artifact.digest or "",
-        "MLOPSC_FEATURES": ",".join(f.ref for f in mp.features),
-        "MLOPSC_REQUEST_LOGGING": "true" if mp.serving.request_logging else "false",
-    }
-    if mp.serving.request_logging and mp.serving.request_log_url:
-        config["MLOPSC_REQUEST_LOG_URL"] = mp.serving.request_log_url
-    return config
 
 
 def _service_account(mp: ModelPlan) -> Obj:
@@ -152,7 +134,7 @@ def model_objects(plan: Plan, mp: ModelPlan) -> list[Obj]:
         if s.runtime == "kserve":
             objects += kserve_objects(mp, model_config(mp))
         else:
-            objects += deployment_objects(mp)
+            objects += deployment_objects(plan, mp)
     else:
         assert s.image is not None and s.schedule is not None
         scorer = container(
