@@ -14,6 +14,7 @@ from compiler import __version__, errors
 from compiler import diagnostics as dx
 from compiler.diagnostics import Diagnostic, Sink
 from compiler.files import check_input
+from compiler.rulekinds import Pack
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -202,7 +203,7 @@ def init(directory: str, name: str | None, force: bool) -> int:
 @cli.command()
 @click.option(
     "--pack",
-    type=click.Choice(["baseline", "eu-ai-act", "gdpr"]),  # compiler.governance.rules.Pack
+    type=click.Choice([p.value for p in Pack]),
     default=None,
     help="Only the rules of one pack.",
 )

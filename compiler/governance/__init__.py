@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from enum import StrEnum
 
 from compiler import diagnostics as dx
 from compiler.diagnostics import Sink
-from compiler.governance.rules import PACKS, RULES, Pack, Result, Rule, RuleSeverity, Status
+from compiler.governance.rules import PACKS, RULES, Result, Rule
 from compiler.load import SourceMap
 from compiler.meaning import Index
+from compiler.rulekinds import Pack, RuleSeverity, Status, WaiverState
 from compiler.spec.models import Policy, Waiver
 
 __all__ = [
@@ -27,15 +27,6 @@ __all__ = [
 
 EXPIRING_DAYS = 30
 POLICY = "policy"  # the framework of the project's own CEL policies, beside the packs
-
-
-class WaiverState(StrEnum):
-    """Where a waiver stands on a given day."""
-
-    ACTIVE = "active"
-    EXPIRING_SOON = "expiring-soon"
-    EXPIRED = "expired"
-    UNUSED = "unused"
 
 
 def waiver_state(waiver: Waiver, today: dt.date, *, used: bool) -> tuple[WaiverState, int]:

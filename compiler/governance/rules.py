@@ -9,39 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from enum import StrEnum
 
 from compiler.load import Path
 from compiler.meaning import Index
+from compiler.rulekinds import Pack, RuleSeverity
 from compiler.spec.models import Model
 from compiler.spec.types import image_digest
 
-
-class Pack(StrEnum):
-    """A built-in rule pack (`governance.frameworks`)."""
-
-    BASELINE = "baseline"
-    EU_AI_ACT = "eu-ai-act"
-    GDPR = "gdpr"
-
-
 PACKS: tuple[Pack, ...] = tuple(Pack)
-
-
-class RuleSeverity(StrEnum):
-    """What a violated rule is: an error fails validation, a warning does not."""
-
-    ERROR = "error"
-    WARNING = "warning"
-
-
-class Status(StrEnum):
-    """The final status of a rule result once waivers are applied."""
-
-    PASS = "pass"
-    FAIL = "fail"
-    WAIVED = "waived"
-    WARNING = "warning"
 
 
 @dataclass(frozen=True)
