@@ -280,37 +280,18 @@ def _compile(
     if checked is None:
         emit_diagnostics(sink, fmt, notes=False)
         raise errors.Invalid(f"{spec}: invalid ({summary(sink)}); nothing written")
-    from compiler.emit import LockInfo
-    from compiler.plan import build_plan
-    from compiler.targets import preflight, render_all
+    from compiler.build import compile_outputs
 
-    plan = build_plan(checked)
-    names = preflight(
-        plan,
-        selected or list(REGISTRY),
-        checked.document.source_map,
-        sink,
-        explicit=selected is not None,
-    )
-    if sink.has_errors:
-        emit_diagnostics(sink, fmt, notes=False)
+    before = len(sink.items)
+    compiled = compile_outputs(checked, sink, only=selected, renderer=renderer)
+    if compiled is None:
+        # text and github print only what this stage added; json and sarif print everything
+        shown = sink if fmt in ("json", "sarif") else Sink(sink.items[before:])
+        emit_diagnostics(shown, fmt, notes=False)
         raise errors.Invalid(f"{spec}: cannot build ({summary(sink)}); nothing written")
     if fmt in ("text", "github"):  # warnings now; json and sarif print one document at the end
-        emit_diagnostics(sink, fmt, notes=False)
-    from compiler.targets.kubernetes import ObjectTooLarge
-
-    try:
-        artifacts = (renderer or render_all)(plan, names)
-    except ObjectTooLarge as exc:
-        span = checked.document.source_map.span(exc.path)
-        sink.error(exc.code, str(exc), span, hint=exc.hint)
-        # text and github printed the warnings already: print only the error
-        shown = sink if fmt in ("json", "sarif") else Sink([sink.items[-1]])
-        emit_diagnostics(shown, fmt, notes=False)
-        click.echo(f"mlopsc: {spec}: cannot build ({summary(sink)}); nothing written", err=True)
-        sys.exit(1)
-    info = LockInfo(plan.version, plan.spec_path, plan.spec_sha256)
-    return plan, artifacts, info, selected, sink
+        emit_diagnostics(Sink(sink.items[before:]), fmt, notes=False)
+    return compiled.plan, compiled.artifacts, compiled.info, selected, sink
 
 
 _OUT_HELP = "Output folder (the generated tree; see README for its layout)."

@@ -162,9 +162,8 @@ def test_valid_variants_build_parseable_outputs(tmp_path_factory: Any, data: st.
 
     import yaml
 
-    from compiler.plan import build_plan
+    from compiler.build import compile_outputs
     from compiler.render.yaml import dump
-    from compiler.targets import REGISTRY, preflight, render_all
 
     spec = data.draw(st.sampled_from([p for p in EXAMPLES if "include:" not in p.read_text()]))
     doc = load_spec(str(spec), Sink())
@@ -186,9 +185,9 @@ def test_valid_variants_build_parseable_outputs(tmp_path_factory: Any, data: st.
     assert_located(sink)
     if checked is None:
         return
-    plan = build_plan(checked)
-    names = preflight(plan, list(REGISTRY), checked.document.source_map, sink, explicit=False)
-    for artifact in render_all(plan, names):
+    compiled = compile_outputs(checked, sink)
+    assert compiled is not None, [(d.code, d.message) for d in sink.sorted()]
+    for artifact in compiled.artifacts:
         text = artifact.content.decode("utf-8")
         if artifact.path.endswith((".yaml", ".yml")):
             assert all(d is None or isinstance(d, dict) for d in yaml.safe_load_all(text))

@@ -54,16 +54,16 @@ def _problem_lines(sink: Sink, tmp: str | None, prefix: str) -> tuple[str, ...]:
 
 def _render(plan: Plan, smap: SourceMap) -> tuple[dict[str, str] | None, str | None]:
     """Every file a full `build` writes (path -> sha256), or why the side cannot be rendered."""
-    from compiler.targets import REGISTRY, preflight, render_all
-    from compiler.targets.kubernetes import ObjectTooLarge
+    from compiler.build import render_plan
 
     # Targets the spec cannot feed are left out, as in a full build (their warnings are
     # build's business, not the diff's).
-    names = preflight(plan, list(REGISTRY), smap, Sink(), explicit=False)
-    try:
-        artifacts = render_all(plan, names)
-    except ObjectTooLarge as exc:
-        return None, f"{exc.code}: {exc}"
+    sink = Sink()
+    artifacts = render_plan(plan, smap, sink)
+    if artifacts is None:
+        return None, "; ".join(
+            f"{d.code}: {d.message}" for d in sink.sorted() if d.severity is Severity.ERROR
+        )
     return {a.path: a.sha256 for a in artifacts}, None
 
 

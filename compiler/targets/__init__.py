@@ -11,8 +11,6 @@ import dataclasses
 from collections.abc import Callable
 
 from compiler.artifact import Artifact
-from compiler.diagnostics import Sink
-from compiler.load import SourceMap
 from compiler.plan import EnvPlan, Plan
 from compiler.targets.base import Target
 
@@ -94,25 +92,3 @@ def render_all(plan: Plan, names: list[str]) -> list[Artifact]:
                 raise RuntimeError(f"two targets write {artifact.path}")
             artifacts[artifact.path] = dataclasses.replace(artifact, target=name)
     return [artifacts[p] for p in sorted(artifacts)]
-
-
-def preflight(
-    plan: Plan, names: list[str], smap: SourceMap, sink: Sink, *, explicit: bool
-) -> list[str]:
-    """Let each target say what it needs from the spec before anything is rendered.
-
-    A target the user named with --only and cannot build is an error; in a full build it is
-    left out with a warning, so an optional key (metadata.repository) never fails a build.
-    Returns the targets to render."""
-    kept: list[str] = []
-    for name in names:
-        problems = load_target(name).preflight(plan)
-        for problem in problems:
-            if explicit:
-                sink.error(problem.code, problem.message, smap.span(problem.path))
-            else:
-                message = f"{problem.message}; the {name} target is left out"
-                sink.warning(problem.code, message, smap.span(problem.path))
-        if not problems:
-            kept.append(name)
-    return kept

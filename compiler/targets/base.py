@@ -10,7 +10,7 @@ from typing import Protocol
 from compiler.artifact import Artifact
 from compiler.plan import EnvPlan, Plan
 
-__all__ = ["Artifact", "ModuleTarget", "Problem", "Target"]
+__all__ = ["Artifact", "ModuleTarget", "Problem", "Target", "TargetError"]
 
 
 @dataclass(frozen=True)
@@ -20,6 +20,16 @@ class Problem:
     code: str
     message: str
     path: tuple[str | int, ...]
+
+
+class TargetError(Exception):
+    """A spec a target cannot render after all (found while rendering), located at a spec key."""
+
+    def __init__(self, code: str, message: str, path: tuple[str | int, ...], hint: str = ""):
+        super().__init__(message)
+        self.code = code
+        self.path = path
+        self.hint = hint
 
 
 class Target(Protocol):

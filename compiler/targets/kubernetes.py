@@ -15,7 +15,7 @@ from compiler.plan import JOB_DEFAULTS, EnvPlan, ModelPlan, Plan, SpecPath, k8s_
 from compiler.render.yaml import yaml_text
 from compiler.targets import contributed_env_files
 from compiler.targets.admission import admission_files
-from compiler.targets.base import ModuleTarget
+from compiler.targets.base import ModuleTarget, TargetError
 from compiler.targets.k8s_pods import (
     Obj,
     config_name,
@@ -37,17 +37,15 @@ OBJECT_TOO_LARGE = "MLC415"
 MANUAL_ONLY = "0 0 1 1 *"
 
 
-class ObjectTooLarge(Exception):
+class ObjectTooLarge(TargetError):
     """An object the API server would refuse; `path` is the spec key it comes from."""
 
     def __init__(self, message: str, path: SpecPath) -> None:
-        super().__init__(message)
-        self.code = OBJECT_TOO_LARGE
-        self.path = path
-        self.hint = (
+        hint = (
             "the API server refuses objects over about 1.5 MiB (etcd's limit); make the spec "
             "values that land in this object smaller"
         )
+        super().__init__(OBJECT_TOO_LARGE, message, path, hint)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,84 @@
+"""From a checked spec to the files a build writes: plan, preflight, render.
+
+`mlopsc build`, `check`, `report`, `diff` and the property tests share this one path, so what
+`check` compares and what `diff` summarises is exactly what `build` writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from compiler.artifact import Artifact
+from compiler.diagnostics import Sink
+from compiler.emit import LockInfo
+from compiler.load import SourceMap
+from compiler.pipeline import Checked
+from compiler.plan import Plan, build_plan
+from compiler.targets import REGISTRY, load_target, render_all
+from compiler.targets.base import TargetError
+
+Renderer = Callable[[Plan, list[str]], list[Artifact]]
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """What a build of a checked spec produces."""
+
+    plan: Plan
+    artifacts: list[Artifact]
+    info: LockInfo
+
+
+def select_targets(plan: Plan, smap: SourceMap, sink: Sink, *, only: list[str] | None) -> list[str]:
+    """The targets to render: all (those the spec cannot feed left out with a warning), or the
+    ones named with --only (a target the spec cannot feed is then an error)."""
+    kept: list[str] = []
+    for name in only or list(REGISTRY):
+        problems = load_target(name).preflight(plan)
+        for problem in problems:
+            if only is not None:
+                sink.error(problem.code, problem.message, smap.span(problem.path))
+            else:
+                message = f"{problem.message}; the {name} target is left out"
+                sink.warning(problem.code, message, smap.span(problem.path))
+        if not problems:
+            kept.append(name)
+    return kept
+
+
+def render_plan(
+    plan: Plan,
+    smap: SourceMap,
+    sink: Sink,
+    *,
+    only: list[str] | None = None,
+    renderer: Renderer | None = None,
+) -> list[Artifact] | None:
+    """Every file of the selected targets; None (with located errors in the sink) when the
+    spec cannot be built after all. `renderer` replaces the targets' own rendering (`report`
+    adds the git history to the documents)."""
+    names = select_targets(plan, smap, sink, only=only)
+    if sink.has_errors:
+        return None
+    try:
+        return (renderer or render_all)(plan, names)
+    except TargetError as exc:
+        sink.error(exc.code, str(exc), smap.span(exc.path), hint=exc.hint or None)
+        return None
+
+
+def compile_outputs(
+    checked: Checked,
+    sink: Sink,
+    *,
+    only: list[str] | None = None,
+    renderer: Renderer | None = None,
+) -> Compiled | None:
+    """Plan and render a checked spec; None (with errors in the sink) when it cannot be built."""
+    plan = build_plan(checked)
+    smap = checked.document.source_map
+    artifacts = render_plan(plan, smap, sink, only=only, renderer=renderer)
+    if artifacts is None:
+        return None
+    return Compiled(plan, artifacts, LockInfo(plan.version, plan.spec_path, plan.spec_sha256))
