@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import json
 import os
 import shutil
 import subprocess
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from compiler.targets.feast import timedelta_of
-from compiler.targets.feast_python import py_str
+from compiler.targets.feast_python import py_docstring, py_str
 from tests.conftest import EXAMPLES, example_ids, require_tool, run_mlopsc, venv_tool
 
 FEAST_TIMEOUT = 180
@@ -20,7 +21,10 @@ FEAST_TIMEOUT = 180
 # sources can be checked, so examples holding warehouse sources skip that one step.
 WAREHOUSE = ("bigquery", "snowflake", "redshift")
 
-HOSTILE = 'Hostile """ and \'\'\' quotes, back\\slash\\, new\nline, tab\t, x"); import os #'
+HOSTILE = (
+    'Hostile """ and \'\'\' quotes, back\\slash\\, new\nline, tab\t, x"); import os #'
+    " __import__('os').system('false')"
+)
 
 MINI = """\
 apiVersion: mlopsc/v1
@@ -258,6 +262,30 @@ def test_hostile_strings_stay_data(tmp_path: Path) -> None:
 )
 def test_py_str_round_trips(value: str) -> None:
     assert ast.literal_eval(py_str(value)) == value
+    docstring = py_docstring(value)
+    assert ast.literal_eval(docstring) == value
+    tree = ast.parse(docstring)
+    assert len(tree.body) == 1 and isinstance(tree.body[0], ast.Expr)
+
+
+def test_docstring_is_triple_quoted_only_when_nothing_needs_escaping() -> None:
+    assert py_docstring("Feast feature repository of shop.") == (
+        '"""Feast feature repository of shop."""'
+    )
+    assert py_docstring('a "quoted" name') == "'a \"quoted\" name'"
+
+
+@pytest.mark.parametrize("name", ['a"b', "a\nb", "__import__('os')", "a b"])
+def test_names_that_would_be_code_are_refused(tmp_path: Path, name: str) -> None:
+    """Names become Python identifiers and keyword values: the schema admits identifiers only."""
+    spec = mini_spec(tmp_path)
+    text = spec.read_text().replace("name: customer_flags", "name: " + _yaml_str(name))
+    spec.write_text(text)
+    result = run_mlopsc("validate", str(spec), "--format", "json")
+    assert result.returncode == 1, result.stdout
+    line = next(i for i, x in enumerate(text.splitlines(), 1) if "- name: " + _yaml_str(name) in x)
+    found = [d for d in json.loads(result.stdout) if d["line"] == line]
+    assert found and all(d["code"].startswith("MLC2") for d in found), result.stdout
 
 
 def test_timedelta_picks_whole_units() -> None:
