@@ -23,7 +23,8 @@ from compiler.targets.admission import (
     CONTROLLERS,
     KSERVE_CONTAINERS,
     all_expressions,
-    registry_prefixes,
+    image_repositories,
+    repository_pattern,
 )
 from tests.crd_validate import CRDS, validate
 
@@ -370,28 +371,35 @@ BYPASSES: list[tuple[str, str, Change, str, str]] = [
         "Pod",
         lambda o: _container(o).update(image=PINNED_EVIL),
         "images",
-        "registries",
+        "repositories",
+    ),
+    (
+        "another repository on the spec's registry",
+        "Pod",
+        lambda o: _container(o).update(image="ghcr.io/attacker/x@sha256:" + "b" * 64),
+        "images",
+        "repositories",
     ),
     (
         "registry look-alike host",
         "Pod",
         lambda o: _container(o).update(image="ghcr.io.evil.example/x@sha256:" + "b" * 64),
         "images",
-        "registries",
+        "repositories",
     ),
     (
         "init container",
         "Pod",
         lambda o: _add(o, "initContainers", _hardened()),
         "images",
-        "registries",
+        "repositories",
     ),
     (
         "ephemeral container",
         "Pod",
         lambda o: _add(o, "ephemeralContainers", _hardened()),
         "images",
-        "registries",
+        "repositories",
     ),
     (
         "deployment template",
@@ -433,7 +441,7 @@ BYPASSES: list[tuple[str, str, Change, str, str]] = [
         "InferenceService",
         _set("spec.transformer", {"containers": [_hardened()]}),
         "images",
-        "registries",
+        "repositories",
     ),
     (
         "isvc explainer art",
@@ -447,7 +455,7 @@ BYPASSES: list[tuple[str, str, Change, str, str]] = [
         "InferenceService",
         _set("spec.predictor.containers", [_hardened()]),
         "images",
-        "registries",
+        "repositories",
     ),
     (
         "isvc predictor model image",
@@ -461,14 +469,14 @@ BYPASSES: list[tuple[str, str, Change, str, str]] = [
         "InferenceService",
         _set("spec.predictor.workerSpec", {"containers": [_hardened()]}),
         "images",
-        "registries",
+        "repositories",
     ),
     (
         "isvc canary containers",
         "InferenceService",
         lambda o: _canary(o).setdefault("containers", []).append(_hardened()),
         "images",
-        "registries",
+        "repositories",
     ),
     (
         "isvc canary framework",
@@ -831,13 +839,40 @@ def test_a_digest_waiver_accepts_only_that_models_spec_images(tmp_path: Path) ->
     assert (_evaluate(images, churn) or {})[pinned_message] is False
 
 
-def test_registry_prefixes() -> None:
-    assert registry_prefixes(["ghcr.io/a/b@sha256:1", "localhost:5000/x@sha256:1"]) == [
-        "ghcr.io/",
-        "localhost:5000/",
+def test_image_repositories_in_every_spelling() -> None:
+    assert image_repositories(["ghcr.io/a/b@sha256:1", "localhost:5000/x:1@sha256:1"]) == [
+        "ghcr.io/a/b",
+        "localhost:5000/x",
     ]
-    assert registry_prefixes(["acme/tool@sha256:1"]) == ["acme/", "docker.io/"]
-    assert registry_prefixes(["python@sha256:1"]) == ["docker.io/", "python@"]
+    assert image_repositories(["acme/tool@sha256:1"]) == ["acme/tool", "docker.io/acme/tool"]
+    assert image_repositories(["docker.io/library/python:3.12"]) == [
+        "docker.io/library/python",
+        "docker.io/python",
+        "library/python",
+        "python",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("image", "allowed"),
+    [
+        ("ghcr.io/acme/fraud-train@sha256:" + "1" * 64, True),
+        ("ghcr.io/acme/fraud-train:3.2", True),
+        ("ghcr.io/acme/fraud-train:3.2@sha256:" + "1" * 64, True),
+        ("python@sha256:" + "2" * 64, True),
+        ("docker.io/library/python:3.12", True),
+        ("ghcr.io/attacker/fraud-train@sha256:" + "1" * 64, False),
+        ("ghcr.io/acme/fraud-train-evil:1", False),
+        ("ghcr.io/acme/fraud-train/evil:1", False),
+        ("ghcrxio/acme/fraud-train:1", False),
+        ("python:5000/evil@sha256:" + "2" * 64, False),
+        ("evil.example/python:3", False),
+        ("python@sha256:short", False),
+    ],
+)
+def test_repository_pattern_in_cel(image: str, allowed: bool) -> None:
+    pattern = repository_pattern(["ghcr.io/acme/fraud-train:3.1", "python:3.12"])
+    assert _value(f"object.matches({json.dumps(pattern)})", {"object": image}) is allowed
 
 
 @pytest.mark.parametrize("example", example_ids())

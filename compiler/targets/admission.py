@@ -201,18 +201,36 @@ def spec_images(plan: Plan) -> list[str]:
     return sorted({i for images in model_images(plan).values() for i in images})
 
 
-def registry_prefixes(images: list[str]) -> list[str]:
-    """Allowed image prefixes: the registry host of each image seen in the spec."""
-    prefixes: set[str] = set()
+_DOCKER_HUB = ("docker.io", "index.docker.io", "registry-1.docker.io")
+TAG = r"(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?"
+
+
+def image_repositories(images: list[str]) -> list[str]:
+    """The repositories of the spec's images (no tag, no digest), in every spelling a container
+    runtime reads the same: a Docker Hub image also as `docker.io/...` and `library/...`."""
+    found: set[str] = set()
     for image in images:
-        first, slash, _ = image.partition("/")
+        name = image.split("@", 1)[0]
+        if name.rfind(":") > name.rfind("/"):
+            name = name[: name.rfind(":")]
+        first, slash, rest = name.partition("/")
         if slash and ("." in first or ":" in first or first == "localhost"):
-            prefixes.add(first + "/")
-        else:
-            # Docker Hub short names: allow both the explicit and the implicit spelling.
-            prefixes.add("docker.io/")
-            prefixes.add(first + "/" if slash else first.split("@")[0].split(":")[0] + "@")
-    return sorted(prefixes)
+            if first not in _DOCKER_HUB:
+                found.add(name)
+                continue
+            name = rest
+        path = name if "/" in name else f"library/{name}"
+        found |= {path, f"docker.io/{path}"}
+        if path.startswith("library/"):
+            found |= {path.removeprefix("library/"), f"docker.io/{path.removeprefix('library/')}"}
+    return sorted(found)
+
+
+def repository_pattern(images: list[str]) -> str:
+    """An RE2 pattern matching exactly the images of those repositories, with any tag and
+    digest (a prefix test would let `python:5000/x`, a registry named python, pass as python)."""
+    names = "|".join(r.replace(".", "\\.") for r in image_repositories(images))
+    return f"^({names}){TAG}(@sha256:[0-9a-f]{{64}})?$"
 
 
 def _waived_digest_models(plan: Plan) -> list[str]:
@@ -262,15 +280,16 @@ def image_validations(plan: Plan) -> list[dict[str, str]]:
             "reason": "Forbidden",
         }
     ]
-    prefixes = registry_prefixes(spec_images(plan))
-    if prefixes:
+    named = spec_images(plan)
+    if named:
         checks.append(
             {
                 "expression": _each_container(
-                    f"!has(x.container.image) || {_list(prefixes)}.exists(p, x.container.image.startsWith(p))"
+                    "!has(x.container.image)"
+                    f" || x.container.image.matches({_quote(repository_pattern(named))})"
                 ),
-                "message": "mlopsc governance: images come from the registries of the spec: "
-                + ", ".join(prefixes),
+                "message": "mlopsc governance: images come from the image repositories the spec"
+                " names",
                 "reason": "Forbidden",
             }
         )
