@@ -217,3 +217,53 @@ def test_build_is_deterministic(tmp_path: Path) -> None:
         assert done.returncode == 0, done.stderr
         outs.append({p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()})
     assert outs[0] == outs[1]
+
+
+def _document_lines(tmp_path: Path, models: int) -> int:
+    """Lines of Python the documents' facts and cards execute for a synthetic spec."""
+    import importlib.util
+    import sys
+
+    from compiler.diagnostics import Sink
+    from compiler.pipeline import check_spec
+    from compiler.plan import build_plan
+    from compiler.targets import docs
+
+    found = importlib.util.spec_from_file_location("gen_spec", ROOT / "bench" / "gen_spec.py")
+    assert found is not None and found.loader is not None
+    gen = importlib.util.module_from_spec(found)
+    found.loader.exec_module(gen)
+    path = tmp_path / f"spec-{models}.yaml"
+    path.write_text(gen.spec(models))
+    checked = check_spec(str(path), Sink())
+    assert checked is not None
+    plan = build_plan(checked)
+    files = {
+        str(ROOT / "compiler" / "targets" / f"{m}.py")
+        for m in ("docs", "report", "annex", "lineage")
+    }
+    count = 0
+
+    def tracer(frame: Any, event: str, arg: Any) -> Any:
+        nonlocal count
+        if frame.f_code.co_filename in files:
+            count += event == "line"
+            return tracer
+        return None
+
+    sys.settrace(tracer)
+    try:
+        facts = docs.report_facts(plan)
+        lookups = docs.Lookups.of(plan, facts)
+        for m in plan.models:
+            docs.model_card(plan, facts, m, lookups=lookups)
+    finally:
+        sys.settrace(None)
+    return count
+
+
+def test_documents_scale_linearly(tmp_path: Path) -> None:
+    """Doubling the models at most doubles the work (no scan of every model per model)."""
+    small, large = _document_lines(tmp_path, 50), _document_lines(tmp_path, 100)
+    assert small > 1000  # the tracer saw the documents' code
+    assert large <= 2.1 * small, (small, large)
