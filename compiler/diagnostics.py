@@ -279,8 +279,11 @@ BAD_QUERY = _code(
 FEAST_UNSUPPORTED = _code(
     "MLC329",
     "feature store cannot express this",
-    "Feast ties an offline store to its own source kind, needs a batch source for a kafka stream "
-    "and connection settings for its store; see docs/feast.md.",
+    "What Feast 0.67 cannot take or serve: an entity with several join keys, an offline view "
+    "read by a realtime model (served as null), a source no offline store reads (each store "
+    "reads its own kind; the hybrid store routes file, bigquery, redshift and snowflake, one "
+    "batch source per training-set call), a kafka stream without a batch source, a store "
+    "without its connection settings; see docs/feast.md.",
 )
 # MLC4xx: compiling and writing outputs.
 FOREIGN_FILE = _code(
