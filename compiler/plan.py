@@ -39,6 +39,7 @@ from compiler.meaning import FeatureRef, Index, merged_serving
 from compiler.meaning.feast import batch_name, offline_stores
 from compiler.pipeline import Checked
 from compiler.render.text import header as render_header
+from compiler.slo import BurnWindow, burn_windows
 from compiler.spec.models import (  # re-exported: the plan's value types, for targets' hints
     Entity,
     Environment,
@@ -92,6 +93,11 @@ TrainsOn = Literal["kubernetes", "ci"]
 SpecPath = tuple[str | int, ...]  # a key of the spec, for located diagnostics of targets
 
 
+def dashboard_uid(project: str, model: str) -> str:
+    """Stable Grafana uid of a model's dashboard (at most 40 characters)."""
+    return k8s_name("mlopsc", project, model, limit=40)
+
+
 def resources_of(res: Resources, defaults: dict[str, str]) -> dict[str, str]:
     """CPU and memory with defaults filled (limits equal requests: Guaranteed QoS)."""
     return {
@@ -116,6 +122,7 @@ class ModelPlan:
     spec_path: SpecPath = ()
     # Where the model trains (None: it has no training); the same in every environment.
     trains_on: TrainsOn | None = None
+    dashboard_uid: str = ""  # the model's Grafana dashboard (at most 40 characters)
 
     @property
     def name(self) -> str:
@@ -157,18 +164,37 @@ class EnvPlan:
         return self.env.approval.required
 
     @property
+    def pages(self) -> bool:
+        """Whether page alerts from here reach a pager (else they open tickets)."""
+        return environment_pages(self.env)
+
+    @property
     def release_branch(self) -> str | None:
         """The branch an approval environment syncs from; promotion moves it (None: HEAD)."""
         return f"{RELEASE_BRANCH_PREFIX}{self.env.name}" if self.needs_approval else None
 
 
+def environment_pages(env: Environment) -> bool:
+    """`pages` of an environment, by default whether deploying there needs approval."""
+    return env.approval.required if env.pages is None else env.pages
+
+
 @dataclass(frozen=True)
 class SloPlan:
-    """An SLO with its model and owner resolved."""
+    """An SLO with its model and owner resolved, its durations in seconds and its burn-rate
+    window pairs computed once, and the deployments of its model it judges."""
 
     slo: Slo
     model: Model
     owner: Team
+    window: int = 0  # seconds
+    windows: tuple[BurnWindow, ...] = ()
+    latency_threshold: float | None = None  # seconds
+    max_age: float | None = None  # seconds, freshness SLIs
+    object_name: str = ""
+    dashboard_uid: str = ""
+    # The model in each environment where this SLO applies (freshness: where it trains).
+    deployments: tuple[ModelPlan, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -269,6 +295,30 @@ def model_labels(base: dict[str, str], model: Model, owner: str, instance: str) 
     return dict(sorted(labels.items()))
 
 
+def _slo_plan(slo: Slo, index: Index, project: str, envs: list[EnvPlan]) -> SloPlan:
+    model = index.models[slo.model]
+    window = int(duration_seconds(slo.window))
+    sli = slo.sli
+    deployments = tuple(
+        mp
+        for ep in envs
+        for mp in ep.models
+        if mp.name == model.name and (sli.kind != "freshness" or mp.trains_here)
+    )
+    return SloPlan(
+        slo,
+        model,
+        index.teams[index.owner_of(model)],
+        window=window,
+        windows=burn_windows(window),
+        latency_threshold=duration_seconds(sli.latency.threshold) if sli.latency else None,
+        max_age=duration_seconds(sli.freshness.max_age) if sli.freshness else None,
+        object_name=k8s_name(project, model.name),
+        dashboard_uid=dashboard_uid(project, model.name),
+        deployments=deployments,
+    )
+
+
 def build_plan(checked: Checked) -> Plan:
     """Resolve the checked spec into the plan."""
     project = checked.project
@@ -304,12 +354,12 @@ def build_plan(checked: Checked) -> Plan:
                     trains_here=env.name == first_env,
                     spec_path=model_paths[model.name],
                     trains_on=trains_on.get(model.name),
+                    dashboard_uid=dashboard_uid(name, model.name),
                 )
             )
         envs.append(EnvPlan(env, position, tuple(plans), base_labels))
     slos = tuple(
-        SloPlan(slo, index.models[slo.model], index.teams[index.owner_of(index.models[slo.model])])
-        for slo in sorted(project.slos, key=lambda s: s.name)
+        _slo_plan(slo, index, name, envs) for slo in sorted(project.slos, key=lambda s: s.name)
     )
     deployments: dict[str, list[tuple[EnvPlan, ModelPlan]]] = {m.name: [] for m in models}
     for env_plan in envs:

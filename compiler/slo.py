@@ -1,5 +1,5 @@
 """SLO arithmetic: burn-rate windows and factors scaled to the SLO window, and the names of
-recording rules and alerts. Pure functions of `SloPlan`, shared by every target that shows
+recording rules and alerts. Pure functions of numbers and of `SloPlan`, shared by every target that shows
 SLOs (rules, tests, dashboards, documents) so that they agree by construction.
 
 The multi-window multi-burn-rate alerts follow the Google SRE workbook ("Alerting on SLOs",
@@ -11,12 +11,16 @@ recomputed as share x W / long window, so each alert still fires on the same sha
 
 from __future__ import annotations
 
-import re
+import functools
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
-from compiler.plan import Plan, SloPlan, k8s_name
+from compiler import conventions_metrics as m
+
+if TYPE_CHECKING:
+    from compiler.plan import SloPlan
 
 MINUTE = 60
 HOUR = 3600
@@ -25,16 +29,11 @@ BASE_WINDOW = 30 * DAY
 MIN_SHORT = 2 * MINUTE  # a rate() needs a few scrapes: never confirm over less than 2m
 MIN_FOR = MINUTE
 FLOAT_SLACK = "0.999999"
-_UNITS: dict[str, Fraction] = {
-    "ms": Fraction(1, 1000),
-    "s": Fraction(1),
-    "m": Fraction(MINUTE),
-    "h": Fraction(HOUR),
-    "d": Fraction(DAY),
-    "w": Fraction(7 * DAY),
-}
-_DURATION = re.compile(r"^([0-9]+)(ms|s|m|h|d|w)$")
-
+# A ratio SLI with no request series at all for this long raises its no-data alert: longer
+# than a rollout or a Prometheus restart leaves a gap, short enough to beat the first page.
+NO_DATA_FOR = 15 * MINUTE
+# Drift and freshness gauges come from a job's push and from kube-state-metrics: allow an hour.
+NO_DATA_FOR_GAUGE = HOUR
 # (severity, long window at 30d, share of the budget spent when it fires)
 _PAIRS: tuple[tuple[str, int, Fraction], ...] = (
     ("page", HOUR, Fraction(2, 100)),
@@ -61,14 +60,6 @@ class BurnWindow:
         return format_duration(self.short) + format_duration(self.long)
 
 
-def duration_seconds(text: str) -> Fraction:
-    """Seconds of a spec duration (250ms, 5m, 30d)."""
-    match = _DURATION.match(text)
-    if not match:
-        raise ValueError(f"not a duration: {text!r}")
-    return int(match.group(1)) * _UNITS[match.group(2)]
-
-
 def format_duration(seconds: int) -> str:
     """A Prometheus duration with the largest units first: 90 → 1m30s, 4032m → 2d19h12m."""
     if seconds <= 0:
@@ -92,11 +83,7 @@ def _round_minute(seconds: Fraction, minimum: int) -> int:
     return max(minimum, round(seconds / MINUTE) * MINUTE)
 
 
-def window_seconds(sp: SloPlan) -> int:
-    """The SLO's compliance window in seconds."""
-    return int(duration_seconds(sp.slo.window))
-
-
+@functools.cache
 def burn_windows(window: int) -> tuple[BurnWindow, ...]:
     """The four window pairs for an SLO window of `window` seconds, scaled from 30d."""
     scale = Fraction(window, BASE_WINDOW)
@@ -113,13 +100,13 @@ def burn_windows(window: int) -> tuple[BurnWindow, ...]:
 def enabled_windows(sp: SloPlan) -> tuple[BurnWindow, ...]:
     """The window pairs whose severity is enabled in the SLO's alerting."""
     on = {"page": sp.slo.alerting.page.enabled, "ticket": sp.slo.alerting.ticket.enabled}
-    return tuple(bw for bw in burn_windows(window_seconds(sp)) if on[bw.severity])
+    return tuple(bw for bw in sp.windows if on[bw.severity])
 
 
 def rule_windows(sp: SloPlan) -> tuple[int, ...]:
     """Every window the recording rules cover (all pairs, so dashboards see them all)."""
     found: set[int] = set()
-    for bw in burn_windows(window_seconds(sp)):
+    for bw in sp.windows:
         found.update((bw.short, bw.long))
     return tuple(sorted(found))
 
@@ -144,6 +131,7 @@ def alert_threshold(sp: SloPlan, bw: BurnWindow) -> tuple[str, str]:
 
 
 def threshold_value(sp: SloPlan, bw: BurnWindow) -> float:
+    """The alert threshold on the error ratio as a float (what promtool tests compare with)."""
     return float(min(Decimal(1), Decimal(str(bw.factor)) * error_budget(sp)))
 
 
@@ -152,58 +140,26 @@ def camel(name: str) -> str:
     return "".join(part[:1].upper() + part[1:] for part in name.split("-"))
 
 
-def alert_name(sp: SloPlan, bw: BurnWindow) -> str:
-    """Unique per SLO and window pair: FraudAvailabilityBurnRatePage5m1h."""
-    return f"{camel(sp.slo.name)}BurnRate{bw.severity.capitalize()}{bw.label}"
+def alert_name(sp: SloPlan, severity: str) -> str:
+    """One name per SLO and severity (FraudAvailabilityBurnRatePage): both window pairs of a
+    severity share it, told apart by the burn_window label, so that Alertmanager groups one
+    incident into one notification."""
+    return f"{camel(sp.slo.name)}BurnRate{severity.capitalize()}"
 
 
-def alert_labels(sp: SloPlan, severity: str) -> dict[str, str]:
-    """The labels every SLO alert carries (docs/monitoring.md, "Alerts and the window scaling")."""
-    return {
-        "severity": severity,
-        "slo": sp.slo.name,
-        "model": sp.model.name,
-        "owner": sp.owner.name,
-    }
-
-
-def series_labels(sp: SloPlan) -> dict[str, str]:
-    """Static labels of every recorded SLO series."""
-    return {"slo": sp.slo.name, "model": sp.model.name, "owner": sp.owner.name}
+def no_data_name(sp: SloPlan) -> str:
+    """FraudAvailabilityNoData: the SLI's series are missing."""
+    return f"{camel(sp.slo.name)}NoData"
 
 
 def error_ratio_record(window: int) -> str:
-    return f"slo:sli_error:ratio_rate{format_duration(window)}"
+    return m.error_ratio_record(format_duration(window))
 
 
 def requests_record(window: int) -> str:
-    return f"slo:sli_requests:rate{format_duration(window)}"
-
-
-BAD_RECORD = "slo:sli_error:bool"
-OBJECTIVE_RECORD = "slo:objective:ratio"
-BUDGET_RECORD = "slo:error_budget:ratio"
-PERIOD_DAYS_RECORD = "slo:time_period:days"
-CURRENT_BURN_RECORD = "slo:current_burn_rate:ratio"
-PERIOD_ERROR_RECORD = "slo:period_error:ratio"
-PERIOD_BURN_RECORD = "slo:period_burn_rate:ratio"
-REMAINING_RECORD = "slo:period_error_budget_remaining:ratio"
+    return m.requests_record(format_duration(window))
 
 
 def uses_requests(sp: SloPlan) -> bool:
     """Ratio SLIs count requests or events; drift and freshness are judged per evaluation."""
     return sp.slo.sli.kind in ("availability", "latency", "events")
-
-
-def object_name(plan: Plan, sp: SloPlan) -> str:
-    """The model's Kubernetes object name (what its Service and CronJobs are called)."""
-    return k8s_name(plan.name, sp.model.name)
-
-
-def dashboard_uid(plan: Plan, model: str) -> str:
-    """Stable Grafana uid of a model's dashboard (at most 40 characters)."""
-    return k8s_name("mlopsc", plan.name, model, limit=40)
-
-
-def slos_of(plan: Plan, model: str) -> tuple[SloPlan, ...]:
-    return tuple(sp for sp in plan.slos if sp.model.name == model)

@@ -164,10 +164,13 @@ def test_example_alertmanager_config(built_examples: dict[str, Path], name: str)
     result = subprocess.run([amtool, "check-config", str(routes)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
     config = yaml.safe_load(routes.read_text())
+    spec = EXAMPLES[example_ids().index(name)] / "mlops.yaml"
+    project = yaml.safe_load(spec.read_text())["metadata"]["name"]
     names = {r["name"] for r in config["receivers"]}
     for route in config["route"]["routes"]:
         assert route["receiver"] in names
-        assert route["matchers"][0].startswith('owner="')
+        assert route["matchers"][0] == f'project="{project}"'
+        assert route["matchers"][1].startswith('owner="')
 
 
 @pytest.mark.parametrize("name", example_ids())
@@ -202,7 +205,8 @@ def test_each_sli_kind(tmp_path: Path, sli: str) -> None:
         for a in t["alert_rule_test"]
         if a["exp_alerts"]
     }
-    assert ("fast burn pages", "RankerSloBurnRatePage5m1h") in fired
+    assert ("fast burn pages", "RankerSloBurnRatePage") in fired
+    assert ("no data raises the no-data alert", "RankerSloNoData") in fired
     assert not any(scenario.startswith("slow") and "Page" in alert for scenario, alert in fired)
     assert not any(scenario.startswith(("healthy", "idle")) for scenario, _ in fired)
 
@@ -237,7 +241,9 @@ def test_independent_fourteen_x_burn_pages(tmp_path: Path) -> None:
     rules = out / "monitoring/prometheus/rules/ranker-slo.yaml"
     doc = yaml.safe_load(rules.read_text())
     page = next(
-        r for r in doc["groups"][0]["rules"] if r.get("alert") == "RankerSloBurnRatePage5m1h"
+        r
+        for r in doc["groups"][0]["rules"]
+        if r.get("alert") == "RankerSloBurnRatePage" and r["labels"]["burn_window"] == "5m1h"
     )
     test = tmp_path / "independent.yaml"
     test.write_text(
@@ -253,10 +259,12 @@ def test_independent_fourteen_x_burn_pages(tmp_path: Path) -> None:
                 values: '0+0.864x90'
             alert_rule_test:
               - eval_time: 90m
-                alertname: RankerSloBurnRatePage5m1h
+                alertname: RankerSloBurnRatePage
                 exp_alerts:
                   - exp_labels:
                       severity: page
+                      burn_window: 5m1h
+                      project: shop
                       slo: ranker-slo
                       model: ranker
                       owner: ml-team
@@ -269,10 +277,9 @@ def test_independent_fourteen_x_burn_pages(tmp_path: Path) -> None:
               - series: 'http_requests_total{{service="shop-ranker",code="500",namespace="shop-prod"}}'
                 values: '0+0.03x400'
             alert_rule_test:
-              - {{eval_time: 400m, alertname: RankerSloBurnRatePage5m1h, exp_alerts: []}}
-              - {{eval_time: 400m, alertname: RankerSloBurnRatePage30m6h, exp_alerts: []}}
-              - {{eval_time: 400m, alertname: RankerSloBurnRateTicket2h1d, exp_alerts: []}}
-              - {{eval_time: 400m, alertname: RankerSloBurnRateTicket6h3d, exp_alerts: []}}
+              - {{eval_time: 400m, alertname: RankerSloBurnRatePage, exp_alerts: []}}
+              - {{eval_time: 400m, alertname: RankerSloBurnRateTicket, exp_alerts: []}}
+              - {{eval_time: 400m, alertname: RankerSloNoData, exp_alerts: []}}
         """)
     )
     result = promtool("test", "rules", str(test))

@@ -135,6 +135,12 @@ class Environment(Strict):
         default="https://kubernetes.default.svc",
     )
     approval: Approval = _d("Approval needed before deploying here.", default_factory=Approval)
+    pages: bool | None = _d(
+        "Page alerts of SLOs in this environment reach the owner team's pager; otherwise "
+        "they go to the team's ticket receiver (e-mail, Slack) like slow burns. "
+        "Default: true where approval is required.",
+        default=None,
+    )
     argocd_project: str = _d(
         "Argo CD project of the environment's Application.",
         default="default",
@@ -460,7 +466,11 @@ class Alerting(Strict):
     page: AlertToggle = _d("Fast burn: pages the owner team.", default_factory=AlertToggle)
     ticket: AlertToggle = _d("Slow burn: a ticket or chat message.", default_factory=AlertToggle)
     min_request_rate: float | None = _d(
-        "Requests per second below which burn alerts stay quiet.", default=None, ge=0
+        "Requests per second below which burn-rate alerts of ratio SLIs (availability, latency, "
+        "events) stay quiet: an alert needs at least this rate over both its short and its "
+        "long window.",
+        default=None,
+        ge=0,
     )
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from compiler import conventions_metrics as m
 from compiler import slo as s
-from compiler.plan import Plan, k8s_name
-from compiler.spec.models import Model
+from compiler.conventions import TRAIN_SUFFIX, workload_name
+from compiler.plan import ModelPlan, Plan, SloPlan
 
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 NS = 'namespace=~"$namespace"'
@@ -38,22 +39,23 @@ def _panel(
     }
 
 
-def _traffic(plan: Plan, model: Model) -> list[tuple[str, str, list[dict[str, Any]], str]]:
-    obj = k8s_name(plan.name, model.name)
-    if model.serving.mode != "realtime":
+def _selector(matchers: tuple[m.Matcher, ...]) -> str:
+    parts = [f'{x.label}{"=~" if x.regex else "="}"{x.value}"' for x in matchers]
+    return "{" + ",".join([*parts, NS]) + "}"
+
+
+def _traffic(mp: ModelPlan) -> list[tuple[str, str, list[dict[str, Any]], str]]:
+    if mp.serving.mode != "realtime":
         return []
-    if model.serving.runtime == "kserve":
-        req = f'istio_requests_total{{reporter="destination",destination_service_name=~"{obj}-predictor.*",{NS}}}'
-        code = "response_code"
-        hist = f'request_predict_seconds_bucket{{model_name="{obj}",{NS}}}'
-    else:
-        req = f'http_requests_total{{service="{obj}",{NS}}}'
-        code = "code"
-        hist = f'http_request_duration_seconds_bucket{{service="{obj}",{NS}}}'
-    bad = req[:-1] + f',{code}=~"5.."}}'
+    counter = m.requests(mp.serving.runtime, mp.object_name)
+    hist = m.histogram(mp.serving.runtime, mp.object_name)
+    req = f"{counter.metric}{_selector(counter.matchers)}"
+    bad = f"{counter.metric}{_selector(counter.errors())}"
+    code = counter.code_label
     quantiles = [
         _target(
-            f"histogram_quantile({q}, sum by (le, namespace) (rate({hist}[5m])))",
+            f"histogram_quantile({q}, sum by (le, namespace) "
+            f"(rate({hist.bucket}{_selector(hist.matchers)}[5m])))",
             f"p{int(q * 100)} {{{{namespace}}}}",
             ref,
         )
@@ -86,8 +88,10 @@ def _traffic(plan: Plan, model: Model) -> list[tuple[str, str, list[dict[str, An
     ]
 
 
-def dashboard(plan: Plan, model: Model) -> dict[str, Any]:
-    """The dashboard of one model; the provenance header is its description."""
+def dashboard(plan: Plan, mp: ModelPlan, slos: tuple[SloPlan, ...]) -> dict[str, Any]:
+    """The dashboard of one model (as served in the first environment), with its SLOs; the
+    provenance header is its description."""
+    model = mp.model
     panels: list[dict[str, Any]] = []
     pid = 0
     y = 0
@@ -102,15 +106,15 @@ def dashboard(plan: Plan, model: Model) -> dict[str, Any]:
         pid += 1
         panels.append(_panel(pid, title, kind, (x, y, width, 8), targets, unit))
 
-    for title, kind, targets, unit in _traffic(plan, model):
+    for title, kind, targets, unit in _traffic(mp):
         add(title, kind, targets, unit)
-    for sp in s.slos_of(plan, model.name):
-        sel = f'{{slo="{sp.slo.name}",{NS}}}'
+    for sp in slos:
+        sel = f'{{{m.PROJECT}="{plan.name}",{m.SLO}="{sp.slo.name}",{NS}}}'
         budget = s.format_number(s.error_budget(sp))
         add(
             f"{sp.slo.name}: error budget remaining ({sp.slo.window})",
             "stat",
-            [_target(f"{s.REMAINING_RECORD}{sel}", "{{namespace}}")],
+            [_target(f"{m.REMAINING_RECORD}{sel}", "{{namespace}}")],
             "percentunit",
         )
         burns = [
@@ -119,7 +123,7 @@ def dashboard(plan: Plan, model: Model) -> dict[str, Any]:
                 f"{s.format_duration(bw.long)} {{{{namespace}}}}",
                 chr(65 + i),
             )
-            for i, bw in enumerate(s.burn_windows(s.window_seconds(sp)))
+            for i, bw in enumerate(sp.windows)
         ]
         add(f"{sp.slo.name}: burn rate (1 = on budget)", "timeseries", burns, "none")
         add(
@@ -135,20 +139,20 @@ def dashboard(plan: Plan, model: Model) -> dict[str, Any]:
             "timeseries",
             [
                 _target(
-                    f'mlopsc_feature_drift_score{{model="{model.name}",{NS}}}',
+                    f"{m.DRIFT_METRIC}{_selector((m.Matcher(m.MODEL, model.name),))}",
                     "{{feature}} {{namespace}}",
                 )
             ],
             "none",
         )
     if model.training is not None and model.training.schedule:
-        cron = f"{k8s_name(plan.name, model.name)}-train"
+        metric, matchers = m.freshness(workload_name(mp.object_name, TRAIN_SUFFIX))
         add(
             "Time since last successful training",
             "stat",
             [
                 _target(
-                    f'time() - kube_cronjob_status_last_successful_time{{cronjob="{cron}",{NS}}}',
+                    f"time() - {metric}{_selector(matchers)}",
                     "{{namespace}}",
                 )
             ],
@@ -156,7 +160,7 @@ def dashboard(plan: Plan, model: Model) -> dict[str, Any]:
         )
     header = plan.header("").replace("\n", " ").strip()
     return {
-        "uid": s.dashboard_uid(plan, model.name),
+        "uid": mp.dashboard_uid,
         "title": f"{plan.name} / {model.name}",
         "description": header,
         "tags": ["mlopsc", plan.name, model.name],

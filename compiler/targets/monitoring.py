@@ -1,8 +1,9 @@
 """Monitoring target: SLOs compiled to Prometheus rules proven by promtool tests, Alertmanager
-routes per owner team, and a Grafana dashboard per model (docs/monitoring.md).
+routes per owner team and environment, and a Grafana dashboard per model (docs/monitoring.md).
 
-The same rule groups are also PrometheusRule objects that this target writes into each
-Kubernetes environment folder (declared through `env_files`, so the kustomization lists them).
+The rule groups of each environment (its namespace only, labelled with its name) are also
+PrometheusRule objects, one per model, that this target writes into each Kubernetes
+environment folder (declared through `env_files`, so the kustomization lists them).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from compiler.artifact import Artifact
-from compiler.plan import EnvPlan, Plan, k8s_name
+from compiler.plan import EnvPlan, Plan, SloPlan, k8s_name
 from compiler.render.yaml import json_text, yaml_text
 from compiler.targets import alertmanager, grafana, prometheus, prometheus_tests
 from compiler.targets.base import ModuleTarget
@@ -21,21 +22,23 @@ TESTS = "monitoring/prometheus/tests"
 
 
 def prometheus_rule_files(plan: Plan, ep: EnvPlan) -> list[tuple[str, list[dict[str, Any]]]]:
-    """The environment's SLO rules as one PrometheusRule (monitoring.coreos.com/v1)."""
-    groups = prometheus.env_groups(plan, ep)
-    if not groups:
-        return []
-    rule = {
-        "apiVersion": "monitoring.coreos.com/v1",
-        "kind": "PrometheusRule",
-        "metadata": {
-            "name": k8s_name(plan.name, "slos"),
-            "namespace": ep.namespace,
-            "labels": {**ep.labels, "app.kubernetes.io/component": "slo-rules"},
-        },
-        "spec": {"groups": groups},
-    }
-    return [("prometheus-rules.yaml", [rule])]
+    """The environment's SLO rules as PrometheusRule objects (monitoring.coreos.com/v1), one
+    per model, so that no object nears the API server's size limit as models are added."""
+    rules = []
+    for model, groups in sorted(prometheus.env_groups(plan, ep.name).items()):
+        rules.append(
+            {
+                "apiVersion": "monitoring.coreos.com/v1",
+                "kind": "PrometheusRule",
+                "metadata": {
+                    "name": k8s_name(plan.name, model, "slos", limit=63),
+                    "namespace": ep.namespace,
+                    "labels": {**ep.labels, "app.kubernetes.io/component": "slo-rules"},
+                },
+                "spec": {"groups": groups},
+            }
+        )
+    return [("prometheus-rules.yaml", rules)] if rules else []
 
 
 def env_files(plan: Plan, ep: EnvPlan) -> list[str]:
@@ -54,6 +57,8 @@ def render(plan: Plan) -> list[Artifact]:
     for name, file_header, rules in prometheus.rule_files(plan):
         artifacts.append(Artifact(f"{RULES}/{name}", yaml_text([rules], header=file_header)))
     for sp in plan.slos:
+        if not sp.deployments:
+            continue
         doc, _ = prometheus_tests.test_file(plan, sp, f"../rules/{sp.slo.name}.yaml")
         artifacts.append(Artifact(f"{TESTS}/{sp.slo.name}.yaml", yaml_text([doc], header=header)))
     if plan.slos:
@@ -63,12 +68,13 @@ def render(plan: Plan) -> list[Artifact]:
                 yaml_text([alertmanager.config(plan)], header=header),
             )
         )
-    for model in plan.models:
-        artifacts.append(
-            Artifact(
-                f"monitoring/grafana/{model.name}.json", json_text(grafana.dashboard(plan, model))
-            )
-        )
+    if plan.environments:
+        slos: dict[str, list[SloPlan]] = {}
+        for sp in plan.slos:
+            slos.setdefault(sp.model.name, []).append(sp)
+        for mp in plan.environments[0].models:
+            board = grafana.dashboard(plan, mp, tuple(slos.get(mp.name, ())))
+            artifacts.append(Artifact(f"monitoring/grafana/{mp.name}.json", json_text(board)))
     return artifacts
 
 

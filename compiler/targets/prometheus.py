@@ -1,156 +1,149 @@
-"""Prometheus rules of the SLOs: SLI recording rules, budget metadata and burn-rate alerts.
+"""Prometheus rules of the SLOs: SLI recording rules, budget metadata, burn-rate and no-data
+alerts.
 
-The metrics each SLI kind reads are listed in METRICS (and in docs/monitoring.md and each
-rule file's header): KServe's model-server histograms and Istio's request counters for
-`kserve`, the usual HTTP server metrics for `deployment`, a gauge pushed by the drift job,
-and kube-state-metrics' last successful run of the training CronJob for freshness.
+Every series the rules record and every alert carries the project's name (`project`) and, in
+an environment's PrometheusRule, the environment's (`environment`); the rules read and write
+only their own project's series, in its own namespaces, as Sloth does with its ids, so that
+two projects in one Prometheus never collide nor alert on each other. The metrics each SLI
+kind reads come from `compiler.conventions_metrics` (listed in docs/monitoring.md and in
+each rule file's header).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from compiler import conventions_metrics as m
 from compiler import slo as s
-from compiler.plan import EnvPlan, Plan, SloPlan
-from compiler.spec.models import Serving
-
-# (kind, runtime) → what the generated rules expect; shown in headers and docs.
-METRICS: dict[tuple[str, str], str] = {
-    ("availability", "deployment"): (
-        'http_requests_total{service="<project>-<model>", code} (counter; 5xx codes are errors)'
-    ),
-    ("availability", "kserve"): (
-        'istio_requests_total{reporter="destination", '
-        'destination_service_name=~"<project>-<model>-predictor.*", response_code} '
-        "(Istio sidecar or gateway; 5xx codes are errors; KServe's model server exports "
-        "no status code)"
-    ),
-    ("latency", "deployment"): (
-        'http_request_duration_seconds_bucket{service="<project>-<model>", le} and '
-        "http_request_duration_seconds_count (a bucket must sit at the threshold)"
-    ),
-    ("latency", "kserve"): (
-        'request_predict_seconds_bucket{model_name="<project>-<model>", le} and '
-        "request_predict_seconds_count (KServe model server; a bucket must sit at the threshold)"
-    ),
-    ("drift", ""): (
-        'mlopsc_feature_drift_score{model="<model>", feature="<view>:<field>"} '
-        "(gauge the drift job pushes)"
-    ),
-    ("freshness", ""): (
-        'kube_cronjob_status_last_successful_time{cronjob="<project>-<model>-train"} '
-        "(kube-state-metrics)"
-    ),
-    ("events", ""): "your error_query and total_query, {{window}} replaced by each window",
-}
+from compiler.conventions import TRAIN_SUFFIX, workload_name
+from compiler.plan import ModelPlan, Plan, SloPlan
+from compiler.render.gotemplate import literal
 
 
 @dataclass(frozen=True)
 class Scope:
-    """Where rules apply: every namespace (plain files) or one environment (PrometheusRule)."""
+    """Where rules look: the model's deployments they judge, and the environment whose
+    PrometheusRule they are (None: the plain rule files, every environment at once)."""
 
-    serving: Serving
-    namespace: str | None = None
+    deployments: tuple[ModelPlan, ...]
     environment: str | None = None
 
 
-def metric_note(sp: SloPlan, serving: Serving) -> str:
-    kind = sp.slo.sli.kind
-    runtime = serving.runtime if kind in ("availability", "latency") else ""
-    return METRICS[(kind, runtime)]
+def plain_scope(sp: SloPlan) -> Scope:
+    return Scope(sp.deployments)
+
+
+def env_scope(sp: SloPlan, environment: str) -> Scope | None:
+    here = tuple(mp for mp in sp.deployments if mp.env.name == environment)
+    return Scope(here, environment) if here else None
 
 
 def _q(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _selector(matchers: dict[str, str], scope: Scope) -> str:
-    """{a="b",c=~"d"}: keys ending in ~ are regex matchers."""
-    items = dict(matchers)
-    if scope.namespace is not None:
-        items["namespace"] = scope.namespace
-    parts = []
-    for key, value in items.items():
-        op = "=~" if key.endswith("~") else "="
-        parts.append(f"{key.rstrip('~')}{op}{_q(value)}")
-    return "{" + ",".join(parts) + "}"
+def _namespaces(deployments: Iterable[ModelPlan]) -> m.Matcher:
+    names = sorted({mp.env.namespace for mp in deployments})
+    if len(names) == 1:
+        return m.Matcher(m.NAMESPACE, names[0])
+    # namespaces are DNS labels: nothing in them needs regex escaping
+    return m.Matcher(m.NAMESPACE, "|".join(names), regex=True)
 
 
-def own_selector(sp: SloPlan, scope: Scope) -> str:
+def _selector(matchers: Iterable[m.Matcher]) -> str:
+    return (
+        "{" + ",".join(f"{x.label}{'=~' if x.regex else '='}{_q(x.value)}" for x in matchers) + "}"
+    )
+
+
+def own_selector(plan: Plan, sp: SloPlan, scope: Scope, *extra: m.Matcher) -> str:
     """Selects the series this SLO's rules recorded (in this scope)."""
-    items = {"slo": sp.slo.name}
+    items = [m.Matcher(m.PROJECT, plan.name), m.Matcher(m.SLO, sp.slo.name)]
     if scope.environment is not None:
-        items["environment"] = scope.environment
-    return "{" + ",".join(f"{k}={_q(v)}" for k, v in items.items()) + "}"
+        items.append(m.Matcher(m.ENVIRONMENT, scope.environment))
+    return _selector([*items, *extra])
 
 
-def _le(threshold: str) -> str:
-    seconds = s.duration_seconds(threshold)
-    if seconds.denominator == 1:
+def _by_runtime(scope: Scope) -> list[tuple[str, m.Matcher]]:
+    """(serving runtime, namespace matcher) per runtime the model runs on in this scope."""
+    runtimes = sorted({mp.serving.runtime for mp in scope.deployments})
+    return [
+        (rt, _namespaces(mp for mp in scope.deployments if mp.serving.runtime == rt))
+        for rt in runtimes
+    ]
+
+
+def _rate(metric: str, matchers: Iterable[m.Matcher], window: str) -> str:
+    return f"sum by (namespace) (rate({metric}{_selector(matchers)}[{window}]))"
+
+
+def _either(parts: list[str]) -> str:
+    return parts[0] if len(parts) == 1 else " or ".join(f"({p})" for p in parts)
+
+
+def _le(seconds: float) -> m.Matcher:
+    if seconds.is_integer():
         # Go clients write le="1", Python's prometheus_client le="1.0".
-        return f"{int(seconds)}|{int(seconds)}.0"
-    return s.format_number(seconds)
+        return m.Matcher("le", f"{int(seconds)}|{int(seconds)}.0", regex=True)
+    return m.Matcher("le", s.format_number(seconds))
 
 
-def _rate(metric: str, matchers: dict[str, str], scope: Scope, window: str) -> str:
-    return f"sum by (namespace) (rate({metric}{_selector(matchers, scope)}[{window}]))"
-
-
-def ratio_queries(plan: Plan, sp: SloPlan, scope: Scope, window: int) -> tuple[str, str]:
+def ratio_queries(sp: SloPlan, scope: Scope, window: int) -> tuple[str, str]:
     """(error ratio, request rate) PromQL of a ratio SLI over `window`."""
     w = s.format_duration(window)
     sli = sp.slo.sli
-    obj = s.object_name(plan, sp)
-    kserve = scope.serving.runtime == "kserve"
     if sli.events is not None:
         errors = sli.events.error_query.replace("{{window}}", w).replace("{{ window }}", w)
         total = sli.events.total_query.replace("{{window}}", w).replace("{{ window }}", w)
-    elif sli.availability is not None:
-        if kserve:
-            metric = "istio_requests_total"
-            base = {"reporter": "destination", "destination_service_name~": f"{obj}-predictor.*"}
-            bad = {**base, "response_code~": "5.."}
-        else:
-            metric = "http_requests_total"
-            base = {"service": obj}
-            bad = {**base, "code~": "5.."}
-        total = _rate(metric, base, scope, w)
-        errors = _rate(metric, bad, scope, w)
     else:
-        assert sli.latency is not None
-        prefix = "request_predict_seconds" if kserve else "http_request_duration_seconds"
-        base = {"model_name": obj} if kserve else {"service": obj}
-        le = _le(sli.latency.threshold)
-        good = {**base, ("le~" if "|" in le else "le"): le}
-        total = _rate(f"{prefix}_count", base, scope, w)
-        errors = f"({total} - {_rate(f'{prefix}_bucket', good, scope, w)})"
-    # `or 0 * total` keeps a 0 ratio (not a gap) while no request failed.
-    ratio = f"(({errors}) or (0 * ({total}))) / ({total})"
+        error_parts, total_parts = [], []
+        for runtime, ns in _by_runtime(scope):
+            if sli.availability is not None:
+                req = m.requests(runtime, sp.object_name)
+                total_part = _rate(req.metric, (*req.matchers, ns), w)
+                error_parts.append(_rate(req.metric, (*req.errors(), ns), w))
+            else:
+                assert sp.latency_threshold is not None
+                hist = m.histogram(runtime, sp.object_name)
+                total_part = _rate(hist.count, (*hist.matchers, ns), w)
+                good = _rate(hist.bucket, (*hist.matchers, ns, _le(sp.latency_threshold)), w)
+                error_parts.append(f"{total_part} - {good}")
+            total_parts.append(total_part)
+        errors, total = _either(error_parts), _either(total_parts)
+    # `or 0 * total` keeps a 0 ratio (not a gap) while no request failed; `total > 0` records
+    # nothing for an idle window, whose 0/0 would make every average over it NaN.
+    ratio = f"(({errors}) or (0 * ({total}))) / (({total}) > 0)"
     return ratio, total
 
 
-def bad_query(plan: Plan, sp: SloPlan, scope: Scope) -> str:
+def bad_query(sp: SloPlan, scope: Scope) -> str:
     """1 while a drift or freshness SLI is in breach, 0 otherwise (evaluated every interval)."""
     sli = sp.slo.sli
+    ns = _namespaces(scope.deployments)
     if sli.drift is not None:
-        matchers = {"model": sp.model.name, "feature": sli.drift.feature}
-        gauge = f"max by (namespace) (mlopsc_feature_drift_score{_selector(matchers, scope)})"
+        metric, matchers = m.drift(sp.model.name, sli.drift.feature)
+        gauge = f"max by (namespace) ({metric}{_selector((*matchers, ns))})"
         return f"{gauge} > bool {s.format_number(sli.drift.threshold)}"
-    assert sli.freshness is not None
-    cronjob = {"cronjob": f"{s.object_name(plan, sp)}-train"}
-    last = (
-        f"max by (namespace) (kube_cronjob_status_last_successful_time{_selector(cronjob, scope)})"
-    )
-    max_age = s.duration_seconds(sli.freshness.max_age)
-    return f"(time() - {last}) > bool {s.format_number(max_age)}"
+    assert sp.max_age is not None
+    metric, matchers = m.freshness(workload_name(sp.object_name, TRAIN_SUFFIX))
+    last = f"max by (namespace) ({metric}{_selector((*matchers, ns))})"
+    return f"(time() - {last}) > bool {s.format_number(sp.max_age)}"
 
 
-def _labels(sp: SloPlan, scope: Scope, **extra: str) -> dict[str, str]:
-    labels = {**extra, **s.series_labels(sp)}
+def static_labels(plan: Plan, sp: SloPlan, scope: Scope) -> dict[str, str]:
+    """The labels the rules add to every series and alert of the SLO (values are Go
+    template text: Prometheus expands alert labels)."""
+    labels = {
+        m.PROJECT: plan.name,
+        m.SLO: sp.slo.name,
+        m.MODEL: sp.model.name,
+        m.OWNER: sp.owner.name,
+    }
     if scope.environment is not None:
-        labels["environment"] = scope.environment
-    return labels
+        labels[m.ENVIRONMENT] = scope.environment
+    return {key: literal(value) for key, value in labels.items()}
 
 
 def _record(name: str, expr: str, labels: dict[str, str]) -> dict[str, Any]:
@@ -159,42 +152,40 @@ def _record(name: str, expr: str, labels: dict[str, str]) -> dict[str, Any]:
 
 def recording_rules(plan: Plan, sp: SloPlan, scope: Scope) -> list[dict[str, Any]]:
     """SLI error ratios over every window, then the budget metadata."""
-    labels = _labels(sp, scope)
-    own = own_selector(sp, scope)
+    labels = static_labels(plan, sp, scope)
+    own = own_selector(plan, sp, scope)
     windows = s.rule_windows(sp)
     rules: list[dict[str, Any]] = []
     if s.uses_requests(sp):
         for window in windows:
-            ratio, total = ratio_queries(plan, sp, scope, window)
+            ratio, total = ratio_queries(sp, scope, window)
             rules.append(_record(s.error_ratio_record(window), ratio, labels))
             rules.append(_record(s.requests_record(window), total, labels))
     else:
-        rules.append(_record(s.BAD_RECORD, bad_query(plan, sp, scope), labels))
+        rules.append(_record(m.BAD_RECORD, bad_query(sp, scope), labels))
         for window in windows:
-            expr = f"avg_over_time({s.BAD_RECORD}{own}[{s.format_duration(window)}])"
+            expr = f"avg_over_time({m.BAD_RECORD}{own}[{s.format_duration(window)}])"
             rules.append(_record(s.error_ratio_record(window), expr, labels))
     budget = s.format_number(s.error_budget(sp))
-    period = s.format_duration(s.window_seconds(sp))
+    period = s.format_duration(sp.window)
     shortest = s.error_ratio_record(windows[0])
-    if s.uses_requests(sp):
-        period_error = f"avg_over_time({shortest}{own}[{period}])"
-    else:
-        period_error = f"avg_over_time({s.BAD_RECORD}{own}[{period}])"
-    days = s.format_number(s.window_seconds(sp) / s.DAY)
+    source = shortest if s.uses_requests(sp) else m.BAD_RECORD
+    days = s.format_number(sp.window / s.DAY)
     rules += [
-        _record(s.OBJECTIVE_RECORD, f"vector({s.format_number(s.objective_ratio(sp))})", labels),
-        _record(s.BUDGET_RECORD, f"vector({budget})", labels),
-        _record(s.PERIOD_DAYS_RECORD, f"vector({days})", labels),
-        _record(s.CURRENT_BURN_RECORD, f"{shortest}{own} / {budget}", labels),
-        _record(s.PERIOD_ERROR_RECORD, period_error, labels),
-        _record(s.PERIOD_BURN_RECORD, f"{s.PERIOD_ERROR_RECORD}{own} / {budget}", labels),
-        _record(s.REMAINING_RECORD, f"1 - {s.PERIOD_BURN_RECORD}{own}", labels),
+        _record(m.OBJECTIVE_RECORD, f"vector({s.format_number(s.objective_ratio(sp))})", labels),
+        _record(m.BUDGET_RECORD, f"vector({budget})", labels),
+        _record(m.PERIOD_DAYS_RECORD, f"vector({days})", labels),
+        _record(m.CURRENT_BURN_RECORD, f"{shortest}{own} / {budget}", labels),
+        _record(m.PERIOD_ERROR_RECORD, f"avg_over_time({source}{own}[{period}])", labels),
+        _record(m.PERIOD_BURN_RECORD, f"{m.PERIOD_ERROR_RECORD}{own} / {budget}", labels),
+        _record(m.REMAINING_RECORD, f"1 - {m.PERIOD_BURN_RECORD}{own}", labels),
     ]
     return rules
 
 
 def alert_annotations(plan: Plan, sp: SloPlan, bw: s.BurnWindow) -> dict[str, str]:
-    """Static text (no templating) so that promtool tests can state it exactly."""
+    """Static text, so that promtool tests can state it exactly; spec text is escaped (Go
+    templates run nothing from the spec)."""
     slo = sp.slo
     short, long = s.format_duration(bw.short), s.format_duration(bw.long)
     share = s.format_number(bw.share * 100)
@@ -209,79 +200,158 @@ def alert_annotations(plan: Plan, sp: SloPlan, bw: s.BurnWindow) -> dict[str, st
         ).strip(),
         "objective": f"{s.format_number(slo.objective)}% over {slo.window}",
         "budget": f"{s.format_number(s.error_budget(sp) * 100)}% of {sp.slo.sli.kind} events",
-        "dashboard": f"/d/{s.dashboard_uid(plan, sp.model.name)}",
+        "dashboard": f"/d/{sp.dashboard_uid}",
     }
     if slo.runbook_url:
         notes["runbook_url"] = str(slo.runbook_url)
-    return notes
+    return {key: literal(value) for key, value in notes.items()}
 
 
-def alert_rules(plan: Plan, sp: SloPlan, scope: Scope) -> list[dict[str, Any]]:
-    """One alert per enabled window pair; the low-traffic guard applies to ratio SLIs."""
-    own = own_selector(sp, scope)
+def no_data_annotations(sp: SloPlan) -> dict[str, str]:
+    """What the no-data alert says (static text, escaped like every annotation)."""
+    slo = sp.slo
+    notes = {
+        "summary": f"SLO {slo.name} of model {sp.model.name} has no data",
+        "description": (
+            f"The {slo.sli.kind} SLI of {slo.name} reads no series: its burn-rate alerts "
+            "cannot fire. Check the scrape target, the metric names (docs/monitoring.md) and "
+            "the namespace."
+        ),
+        "dashboard": f"/d/{sp.dashboard_uid}",
+    }
+    if slo.runbook_url:
+        notes["runbook_url"] = str(slo.runbook_url)
+    return {key: literal(value) for key, value in notes.items()}
+
+
+def burn_alert_expr(plan: Plan, sp: SloPlan, scope: Scope, bw: s.BurnWindow) -> str:
+    """Both windows at or above the threshold, and for ratio SLIs with `min_request_rate`,
+    both windows at or above that traffic."""
+    own = own_selector(plan, sp, scope)
+    _, threshold = s.alert_threshold(sp, bw)
+    expr = (
+        f"{s.error_ratio_record(bw.short)}{own} >= {threshold}\n"
+        f"and\n"
+        f"{s.error_ratio_record(bw.long)}{own} >= {threshold}"
+    )
     guard = sp.slo.alerting.min_request_rate
-    rules: list[dict[str, Any]] = []
-    for bw in s.enabled_windows(sp):
-        op, threshold = s.alert_threshold(sp, bw)
-        both = (
-            f"{s.error_ratio_record(bw.short)}{own} {op} {threshold}\n"
-            f"and\n"
-            f"{s.error_ratio_record(bw.long)}{own} {op} {threshold}"
+    if guard is not None and s.uses_requests(sp):
+        floor = s.format_number(guard)
+        expr = (
+            f"(\n{expr}\n)\n"
+            f"and\n{s.requests_record(bw.short)}{own} >= {floor}\n"
+            f"and\n{s.requests_record(bw.long)}{own} >= {floor}"
         )
-        expr = both
-        if guard is not None and s.uses_requests(sp):
-            expr = (
-                f"(\n{both}\n)\nand\n{s.requests_record(bw.long)}{own} >= {s.format_number(guard)}"
-            )
-        labels = s.alert_labels(sp, bw.severity)
-        if scope.environment is not None:
-            labels["environment"] = scope.environment
+    return expr + "\n"
+
+
+def no_data_namespaces(sp: SloPlan, scope: Scope) -> list[str | None]:
+    """The namespaces each with its own no-data alert; [None]: one for all (`events` SLIs,
+    whose queries are the user's and need not keep a namespace label)."""
+    if sp.slo.sli.events is not None:
+        return [None]
+    return [*sorted({mp.env.namespace for mp in scope.deployments})]
+
+
+def no_data_rules(plan: Plan, sp: SloPlan, scope: Scope) -> list[dict[str, Any]]:
+    """One absent() alert per namespace the SLO judges."""
+    if s.uses_requests(sp):
+        record, hold = s.requests_record(s.rule_windows(sp)[0]), s.NO_DATA_FOR
+    else:
+        record, hold = m.BAD_RECORD, s.NO_DATA_FOR_GAUGE
+    namespaces = no_data_namespaces(sp, scope)
+    labels = {m.SEVERITY: "ticket", **static_labels(plan, sp, scope)}
+    rules = []
+    for ns in namespaces:
+        extra = () if ns is None else (m.Matcher(m.NAMESPACE, ns),)
         rules.append(
             {
-                "alert": s.alert_name(sp, bw),
-                "expr": expr + "\n",
-                "for": s.format_duration(bw.hold),
-                "labels": labels,
-                "annotations": alert_annotations(plan, sp, bw),
+                "alert": s.no_data_name(sp),
+                # absent() returns the selector's equality matchers as labels: project, slo,
+                # namespace (and environment), so each namespace is its own alert.
+                "expr": f"absent({record}{own_selector(plan, sp, scope, *extra)})",
+                "for": s.format_duration(hold),
+                # namespace also as a rule label: promtool's lint sees one rule per label set
+                "labels": labels if ns is None else {**labels, m.NAMESPACE: ns},
+                "annotations": no_data_annotations(sp),
             }
         )
     return rules
 
 
+def alert_rules(plan: Plan, sp: SloPlan, scope: Scope) -> list[dict[str, Any]]:
+    """One alert name per severity, a rule per window pair (label burn_window), then no-data."""
+    rules: list[dict[str, Any]] = []
+    for bw in s.enabled_windows(sp):
+        labels = {m.SEVERITY: bw.severity, m.BURN_WINDOW: bw.label}
+        labels.update(static_labels(plan, sp, scope))
+        rules.append(
+            {
+                "alert": s.alert_name(sp, bw.severity),
+                "expr": burn_alert_expr(plan, sp, scope, bw),
+                "for": s.format_duration(bw.hold),
+                "labels": labels,
+                "annotations": alert_annotations(plan, sp, bw),
+            }
+        )
+    return rules + no_data_rules(plan, sp, scope)
+
+
 def rule_group(plan: Plan, sp: SloPlan, scope: Scope) -> dict[str, Any]:
     """One group per SLO: recording rules first, so alerts read this evaluation's values."""
-    name = f"mlopsc-slo-{sp.slo.name}"
     return {
-        "name": name,
+        "name": f"mlopsc-{plan.name}-{sp.slo.name}",
         "rules": recording_rules(plan, sp, scope) + alert_rules(plan, sp, scope),
     }
 
 
+def metric_note(sp: SloPlan, runtime: str) -> str:
+    """The series an SLI reads, for headers."""
+    sli = sp.slo.sli
+    if sli.availability is not None:
+        req = m.requests(runtime, sp.object_name)
+        return (
+            f"{req.metric}{_selector(req.matchers)} by {req.code_label} "
+            f"(5xx are errors; {req.note})"
+        )
+    if sli.latency is not None:
+        hist = m.histogram(runtime, sp.object_name)
+        return (
+            f"{hist.bucket}{_selector(hist.matchers)} and {hist.count} ({hist.note}; "
+            "a bucket must sit at the threshold)"
+        )
+    if sli.drift is not None:
+        metric, matchers = m.drift(sp.model.name, sli.drift.feature)
+        return f"{metric}{_selector(matchers)} (gauge the drift job pushes)"
+    if sli.freshness is not None:
+        metric, matchers = m.freshness(workload_name(sp.object_name, TRAIN_SUFFIX))
+        return f"{metric}{_selector(matchers)} (kube-state-metrics)"
+    return "your error_query and total_query, {{window}} replaced by each window"
+
+
 def rule_file_header(plan: Plan, sp: SloPlan) -> str:
     """The file header: provenance, the metrics read and the window arithmetic."""
+    runtimes: list[str] = sorted({mp.serving.runtime for mp in sp.deployments})
+    notes = sorted({metric_note(sp, rt) for rt in runtimes or [""]})
     lines = [
         f"SLO {sp.slo.name}: {sp.slo.sli.kind} of model {sp.model.name}, "
         f"objective {s.format_number(sp.slo.objective)}% over {sp.slo.window}.",
-        "Reads: "
-        + metric_note(sp, sp.model.serving)
-        .replace("<project>-<model>", s.object_name(plan, sp))
-        .replace("<model>", sp.model.name)
-        + ".",
-        "Series are summed by namespace; alerts carry severity, slo, model, owner.",
+        *(f"Reads: {note}." for note in notes),
+        "Series are summed by namespace; records and alerts carry project, slo, model, owner.",
         "Burn-rate windows (SRE workbook, scaled by window/30d; factor = budget share x "
         "window / long window):",
     ]
-    for bw in s.burn_windows(s.window_seconds(sp)):
+    for bw in sp.windows:
         lines.append(
             f"  {bw.severity:<6} {s.format_duration(bw.short)} and {s.format_duration(bw.long)}"
-            f" > {s.format_number(bw.factor)}x ({s.format_number(bw.share * 100)}% of the budget)"
-            f", for {s.format_duration(bw.hold)}"
+            f" >= {s.format_number(bw.factor)}x ({s.format_number(bw.share * 100)}% of the "
+            f"budget), for {s.format_duration(bw.hold)}"
         )
     if sp.slo.alerting.min_request_rate is not None:
         if s.uses_requests(sp):
             lines.append(
                 f"Quiet below {s.format_number(sp.slo.alerting.min_request_rate)} requests/s "
-                "over the long window (min_request_rate)."
+                "over either window of a pair (min_request_rate)."
             )
         else:
             lines.append("min_request_rate does not apply to this SLI kind (no requests).")
@@ -289,30 +359,24 @@ def rule_file_header(plan: Plan, sp: SloPlan) -> str:
 
 
 def rule_files(plan: Plan) -> list[tuple[str, str, dict[str, Any]]]:
-    """(file name, header, rule file) per SLO for plain Prometheus, every namespace."""
-    files = []
-    for sp in plan.slos:
-        scope = Scope(serving=sp.model.serving)
-        files.append(
-            (
-                f"{sp.slo.name}.yaml",
-                rule_file_header(plan, sp),
-                {"groups": [rule_group(plan, sp, scope)]},
-            )
+    """(file name, header, rule file) per SLO for plain Prometheus, every environment."""
+    return [
+        (
+            f"{sp.slo.name}.yaml",
+            rule_file_header(plan, sp),
+            {"groups": [rule_group(plan, sp, plain_scope(sp))]},
         )
-    return files
+        for sp in plan.slos
+        if sp.deployments
+    ]
 
 
-def env_groups(plan: Plan, ep: EnvPlan) -> list[dict[str, Any]]:
-    """The rule groups of one environment: its namespace only, labelled with its name."""
-    servings = {mp.name: mp for mp in ep.models}
-    groups = []
+def env_groups(plan: Plan, environment: str) -> dict[str, list[dict[str, Any]]]:
+    """Model name → the rule groups of its SLOs in one environment (its namespace only,
+    labelled with the environment's name)."""
+    groups: dict[str, list[dict[str, Any]]] = {}
     for sp in plan.slos:
-        mp = servings.get(sp.model.name)
-        if mp is None:
-            continue
-        if sp.slo.sli.kind == "freshness" and not mp.trains_here:
-            continue  # the training CronJob runs in the first environment only
-        scope = Scope(serving=mp.serving, namespace=ep.namespace, environment=ep.name)
-        groups.append(rule_group(plan, sp, scope))
+        scope = env_scope(sp, environment)
+        if scope is not None:
+            groups.setdefault(sp.model.name, []).append(rule_group(plan, sp, scope))
     return groups

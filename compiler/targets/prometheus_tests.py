@@ -1,9 +1,11 @@
 """promtool unit tests of the SLO rules: a fast burn pages, a slow burn only tickets, healthy
-traffic and idle traffic under the low-traffic guard stay quiet.
+traffic and idle traffic under the low-traffic guard stay quiet, and an SLI without series
+raises its no-data alert.
 
 Each scenario is a piecewise-constant error ratio fed as synthetic series. What should fire
-is computed here by simulating the rules step by step (Prometheus 2.x range semantics); an
-alert whose condition sits within 2% of its threshold is left out rather than guessed.
+is computed here by simulating the rules step by step (Prometheus 2.x range semantics) in
+floats; an alert whose condition sits within MARGIN (2%, relative) of its threshold is left
+out rather than guessed, so float rounding can never decide an expectation.
 """
 
 from __future__ import annotations
@@ -12,9 +14,17 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from compiler import conventions_metrics as m
 from compiler import slo as s
-from compiler.plan import Plan, SloPlan
-from compiler.targets.prometheus import alert_annotations
+from compiler.conventions import TRAIN_SUFFIX, workload_name
+from compiler.plan import ModelPlan, Plan, SloPlan
+from compiler.targets.prometheus import (
+    alert_annotations,
+    no_data_annotations,
+    no_data_namespaces,
+    plain_scope,
+    static_labels,
+)
 
 _SELECTOR = re.compile(
     r"([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(\{[^}]*\})?\s*\[\s*\{\{\s*window\s*\}\}\s*\]"
@@ -32,7 +42,7 @@ class Scenario:
 
 def step_seconds(sp: SloPlan) -> int:
     """Input and evaluation interval: 1m, longer for windows over 30d to bound the runtime."""
-    minutes = max(1, round(s.window_seconds(sp) / s.BASE_WINDOW))
+    minutes = max(1, round(sp.window / s.BASE_WINDOW))
     return minutes * s.MINUTE
 
 
@@ -60,43 +70,50 @@ def _ratio(sums: list[float], t: int, window: int, step: int, *, ratio_sli: bool
     return (sums[end] - sums[start]) / (end - start) if end > start else 0.0
 
 
+def _state(value: float, limit: float) -> bool | None:
+    """value >= limit, or None within MARGIN of it."""
+    if limit <= 0:
+        return True
+    if abs(value - limit) <= MARGIN * limit:
+        return None
+    return value >= limit
+
+
+def _all(states: list[bool | None]) -> bool | None:
+    return False if False in states else (None if None in states else True)
+
+
 def expected(sp: SloPlan, sc: Scenario, step: int) -> dict[str, bool | None]:
-    """Alert name → fires at the end of the scenario (None: too close to call)."""
+    """Window pair label (5m1h) → fires at the end of the scenario (None: too close to call)."""
     errors = [sc.segments[0][1], *_series_per_step(sc.segments)]
     sums = _prefix_sums(errors)
     ratio_sli = s.uses_requests(sp)
     end = len(errors) - 1
-    guard = sp.slo.alerting.min_request_rate or 0.0
+    guard = sp.slo.alerting.min_request_rate
     result: dict[str, bool | None] = {}
     for bw in s.enabled_windows(sp):
         threshold = s.threshold_value(sp, bw)
-        guarded = guard is not None and ratio_sli
         # Firing at the end needs the condition at every evaluation of the last `for:`.
-        states: set[bool | None] = set()
+        states: list[bool | None] = []
         for t in range(end - bw.hold // step, end + 1):
-            state: bool | None = True
-            for window in (bw.short, bw.long):
-                value = _ratio(sums, t, window, step, ratio_sli=ratio_sli)
-                if abs(value - threshold) <= MARGIN * threshold:
-                    state = None if state is not False else False
-                elif value < threshold:
-                    state = False
-            if guarded:
+            checks = [
+                _state(_ratio(sums, t, window, step, ratio_sli=ratio_sli), threshold)
+                for window in (bw.short, bw.long)
+            ]
+            if guard is not None and ratio_sli:
                 # rate() of a counter starting at 0 is not extrapolated before its first
                 # sample: over a longer window it reads as the share of the window covered.
-                seen = sc.rate * min(t * step, bw.long) / bw.long
-                if abs(seen - guard) <= MARGIN * guard:
-                    state = None if state is not False else False
-                elif seen < guard:
-                    state = False
-            states.add(state)
-        verdict: bool | None = False if False in states else (None if None in states else True)
-        result[s.alert_name(sp, bw)] = verdict
+                checks += [
+                    _state(sc.rate * min(t * step, window) / window, guard)
+                    for window in (bw.short, bw.long)
+                ]
+            states.append(_all(checks))
+        result[bw.label] = _all(states)
     return result
 
 
 def scenarios(sp: SloPlan, step: int) -> list[Scenario]:
-    pairs = s.burn_windows(s.window_seconds(sp))
+    pairs = sp.windows
     page_fast, page_slow, ticket_fast, _ = pairs
     # Long enough that the 6h-class window sees mostly healthy traffic before a burn; longer
     # windows reaching before the first sample average what exists (the simulation agrees).
@@ -181,37 +198,36 @@ def _events_shape(sp: SloPlan) -> tuple[str, dict[str, str], str, dict[str, str]
     return em, el, tm, tl
 
 
+def _matchers(matchers: tuple[m.Matcher, ...], ns: str, **extra: str) -> dict[str, str]:
+    return {**{x.label: x.example for x in matchers}, m.NAMESPACE: ns, **extra}
+
+
 def input_series(
-    plan: Plan, sp: SloPlan, sc: Scenario, step: int, ns: str
+    sp: SloPlan, mp: ModelPlan, sc: Scenario, step: int
 ) -> list[dict[str, str]] | None:
     """The synthetic series of a scenario, or None when the SLI's inputs cannot be derived."""
     sli = sp.slo.sli
-    obj = s.object_name(plan, sp)
+    ns = mp.env.namespace
     segs = sc.segments
     per = step * sc.rate
     bad = [per * e for _, e in segs]
     good = [per * (1 - e) for _, e in segs]
-    kserve = sp.model.serving.runtime == "kserve"
     out: list[tuple[str, str]] = []
     if sli.availability is not None:
-        if kserve:
-            base = {"reporter": "destination", "destination_service_name": f"{obj}-predictor"}
-            metric, code = "istio_requests_total", "response_code"
-        else:
-            base, metric, code = {"service": obj}, "http_requests_total", "code"
-        base["namespace"] = ns
-        out.append((metric + _labels({**base, code: "500"}), _counter(segs, bad)))
-        out.append((metric + _labels({**base, code: "200"}), _counter(segs, good)))
+        req = m.requests(mp.serving.runtime, sp.object_name)
+        for code, counts in (("500", bad), ("200", good)):
+            labels = _matchers(req.matchers, ns, **{req.code_label: code})
+            out.append((req.metric + _labels(labels), _counter(segs, counts)))
     elif sli.latency is not None:
-        prefix = "request_predict_seconds" if kserve else "http_request_duration_seconds"
-        base = {"model_name": obj} if kserve else {"service": obj}
-        base["namespace"] = ns
-        le = s.duration_seconds(sli.latency.threshold)
-        le_text = str(int(le)) if le.denominator == 1 else s.format_number(le)
+        assert sp.latency_threshold is not None
+        hist = m.histogram(mp.serving.runtime, sp.object_name)
+        base = _matchers(hist.matchers, ns)
+        le = sp.latency_threshold
+        le_text = str(int(le)) if le.is_integer() else s.format_number(le)
         total = [per for _ in segs]
-        out.append((f"{prefix}_bucket" + _labels({**base, "le": le_text}), _counter(segs, good)))
-        out.append((f"{prefix}_bucket" + _labels({**base, "le": "+Inf"}), _counter(segs, total)))
-        out.append((f"{prefix}_count" + _labels(base), _counter(segs, total)))
+        out.append((hist.bucket + _labels({**base, "le": le_text}), _counter(segs, good)))
+        out.append((hist.bucket + _labels({**base, "le": "+Inf"}), _counter(segs, total)))
+        out.append((hist.count + _labels(base), _counter(segs, total)))
     elif sli.events is not None:
         shape = _events_shape(sp)
         if shape is None:
@@ -227,65 +243,120 @@ def input_series(
         else:
             return None
     elif sli.drift is not None:
-        t = sli.drift.threshold
-        labels = {"model": sp.model.name, "feature": sli.drift.feature, "namespace": ns}
+        limit = sli.drift.threshold
+        metric, matchers = m.drift(sp.model.name, sli.drift.feature)
         runs = [
-            (n + (1 if i == 0 else 0), t * 2 if e else t / 2, 0.0) for i, (n, e) in enumerate(segs)
+            (n + (1 if i == 0 else 0), limit * 2 if e else limit / 2, 0.0)
+            for i, (n, e) in enumerate(segs)
         ]
-        out.append(("mlopsc_feature_drift_score" + _labels(labels), _values(runs)))
+        out.append((metric + _labels(_matchers(matchers, ns)), _values(runs)))
     else:
-        assert sli.freshness is not None
-        max_age = float(s.duration_seconds(sli.freshness.max_age))
-        labels = {"cronjob": f"{obj}-train", "namespace": ns}
+        assert sp.max_age is not None
+        metric, matchers = m.freshness(workload_name(sp.object_name, TRAIN_SUFFIX))
         runs = []
         start = 0
         for i, (n, e) in enumerate(segs):
             samples = n + (1 if i == 0 else 0)
-            offset = -(max_age + s.DAY) if e else 0.0
+            offset = -(sp.max_age + s.DAY) if e else 0.0
             runs.append((samples, start * step + offset, float(step)))
             start += samples
-        out.append(("kube_cronjob_status_last_successful_time" + _labels(labels), _values(runs)))
+        out.append((metric + _labels(_matchers(matchers, ns)), _values(runs)))
     return [{"series": name, "values": values} for name, values in out]
+
+
+def _no_data_alerts(plan: Plan, sp: SloPlan, fed: str | None = None) -> list[dict[str, Any]]:
+    """The no-data alerts that fire when only namespace `fed` has series (one per other
+    namespace; `events` SLIs have one for all, quiet while any series exists)."""
+    scope = plain_scope(sp)
+    base = {m.SEVERITY: "ticket", **static_labels(plan, sp, scope)}
+    namespaces = no_data_namespaces(sp, scope)
+    annotations = no_data_annotations(sp)
+    return [
+        {
+            "exp_labels": base if ns is None else {**base, m.NAMESPACE: ns},
+            "exp_annotations": annotations,
+        }
+        for ns in namespaces
+        if fed is None or ns not in (None, fed)
+    ]
+
+
+def _burn_asserts(
+    plan: Plan, sp: SloPlan, sc: Scenario, step: int, ns: str, end: str
+) -> list[dict[str, Any]]:
+    verdicts = expected(sp, sc, step)
+    static = static_labels(plan, sp, plain_scope(sp))
+    asserts = []
+    for severity in ("page", "ticket"):
+        pairs = [bw for bw in s.enabled_windows(sp) if bw.severity == severity]
+        if not pairs or any(verdicts[bw.label] is None for bw in pairs):
+            continue
+        firing = []
+        for bw in pairs:
+            if verdicts[bw.label]:
+                labels = {m.SEVERITY: severity, m.BURN_WINDOW: bw.label, **static}
+                if sp.slo.sli.events is None:
+                    labels[m.NAMESPACE] = ns
+                firing.append(
+                    {"exp_labels": labels, "exp_annotations": alert_annotations(plan, sp, bw)}
+                )
+        asserts.append(
+            {"eval_time": end, "alertname": s.alert_name(sp, severity), "exp_alerts": firing}
+        )
+    return asserts
 
 
 def test_file(plan: Plan, sp: SloPlan, rule_file: str) -> tuple[dict[str, Any], int]:
     """The promtool test file of one SLO and the number of alert assertions in it."""
     step = step_seconds(sp)
-    ns = plan.environments[0].namespace if plan.environments else "default"
+    mp = sp.deployments[0]  # the environment the synthetic series come from
+    hold = s.NO_DATA_FOR if s.uses_requests(sp) else s.NO_DATA_FOR_GAUGE
     tests = []
     checks = 0
     for sc in scenarios(sp, step):
-        series = input_series(plan, sp, sc, step, ns)
+        series = input_series(sp, mp, sc, step)
         if series is None:
             continue
-        end = sum(n for n, _ in sc.segments) * step
-        asserts = []
-        for bw in s.enabled_windows(sp):
-            name = s.alert_name(sp, bw)
-            fires = expected(sp, sc, step)[name]
-            if fires is None:
-                continue
-            item: dict[str, Any] = {"eval_time": s.format_duration(end), "alertname": name}
-            if fires:
-                labels = s.alert_labels(sp, bw.severity)
-                if sp.slo.sli.events is None:
-                    labels["namespace"] = ns
-                item["exp_alerts"] = [
-                    {"exp_labels": labels, "exp_annotations": alert_annotations(plan, sp, bw)}
-                ]
-            else:
-                item["exp_alerts"] = []
-            asserts.append(item)
-        checks += len(asserts)
-        if asserts:
-            tests.append(
-                {
-                    "name": f"{sp.slo.name}: {sc.name}",
-                    "interval": s.format_duration(step),
-                    "input_series": series,
-                    "alert_rule_test": asserts,
-                }
+        seconds = sum(n for n, _ in sc.segments) * step
+        end = s.format_duration(seconds)
+        asserts = _burn_asserts(plan, sp, sc, step, mp.env.namespace, end)
+        if seconds != hold:
+            # The other namespaces have no series in this scenario: theirs fire after `for:`.
+            others = _no_data_alerts(plan, sp, mp.env.namespace) if seconds > hold else []
+            asserts.append(
+                {"eval_time": end, "alertname": s.no_data_name(sp), "exp_alerts": others}
             )
+        checks += len(asserts)
+        tests.append(
+            {
+                "name": f"{sp.slo.name}: {sc.name}",
+                "interval": s.format_duration(step),
+                "input_series": series,
+                "alert_rule_test": asserts,
+            }
+        )
+    # No series at all (a metric name typo, a missing scrape): only the no-data alert fires.
+    end = s.format_duration(hold + 2 * step)
+    quiet = [
+        {"eval_time": end, "alertname": s.alert_name(sp, severity), "exp_alerts": []}
+        for severity in sorted({bw.severity for bw in s.enabled_windows(sp)})
+    ]
+    tests.append(
+        {
+            "name": f"{sp.slo.name}: no data raises the no-data alert",
+            "interval": s.format_duration(step),
+            "input_series": [{"series": 'up{job="unrelated"}', "values": "1x1"}],
+            "alert_rule_test": [
+                *quiet,
+                {
+                    "eval_time": end,
+                    "alertname": s.no_data_name(sp),
+                    "exp_alerts": _no_data_alerts(plan, sp),
+                },
+            ],
+        }
+    )
+    checks += len(quiet) + 1
     doc = {
         "rule_files": [rule_file],
         "evaluation_interval": s.format_duration(step),
