@@ -142,17 +142,19 @@ def test_example_prometheus_rules_match_the_crd(built_examples: dict[str, Path],
     if not files:
         return
     report = validate_paths(files)
-    assert report.errors == [] and report.checked == len(files)
+    objects = sum(len(list(yaml.safe_load_all(path.read_text()))) for path in files)
+    assert report.errors == [] and report.checked == objects
     for path in files:
         env = path.parent.name
         assert (
             "prometheus-rules.yaml"
             in yaml.safe_load((path.parent / "kustomization.yaml").read_text())["resources"]
         )
-        doc = yaml.safe_load(path.read_text())
-        for group in doc["spec"]["groups"]:
-            for rule in group["rules"]:
-                assert rule["labels"]["environment"] == env
+        for doc in yaml.safe_load_all(path.read_text()):
+            assert doc["metadata"]["name"].endswith("-slos")
+            for group in doc["spec"]["groups"]:
+                for rule in group["rules"]:
+                    assert rule["labels"]["environment"] == env
 
 
 @pytest.mark.parametrize("name", example_ids())
