@@ -14,8 +14,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from compiler import conventions_metrics as m
 from compiler import slo as s
 from compiler.plan import ModelPlan, Plan
+from compiler.spec.types import duration_seconds
 
 # Argo Rollouts labels every pod with its ReplicaSet's template hash; the ServiceMonitor copies
 # that pod label onto the scraped series (podTargetLabels), where it reads with underscores.
@@ -27,11 +29,7 @@ MEASUREMENTS = 5  # per analysis step
 FAILURE_LIMIT = 1  # failed measurements tolerated: the second one aborts the rollout
 MIN_WINDOW = s.MIN_SHORT  # a rate() needs a few scrapes
 
-# The SLI series of a model server, per runtime (the same as the SLO rules read).
-DEPLOYMENT_REQUESTS = "http_requests_total"
-DEPLOYMENT_HISTOGRAM = "http_request_duration_seconds"
-KSERVE_REQUESTS = "istio_requests_total"
-KSERVE_HISTOGRAM = "request_predict_seconds"
+# The SLI series of a model server, per runtime, are the SLO rules': compiler/conventions_metrics.
 
 
 @dataclass(frozen=True)
@@ -58,10 +56,14 @@ class CanaryCheck:
         return f"result[0] > {self.max_text}"
 
 
+def interval_seconds(mp: ModelPlan) -> int:
+    """The analysis interval of the model's rollout, in seconds."""
+    return int(duration_seconds(mp.serving.rollout.analysis_interval))
+
+
 def window(mp: ModelPlan) -> str:
     """The range each query rates over: the analysis interval, at least two minutes."""
-    seconds = int(s.duration_seconds(mp.serving.rollout.analysis_interval))
-    return s.format_duration(max(seconds, MIN_WINDOW))
+    return s.format_duration(max(interval_seconds(mp), MIN_WINDOW))
 
 
 def has_canary(mp: ModelPlan) -> bool:
@@ -78,13 +80,17 @@ def _selector(matchers: dict[str, str]) -> str:
     return "{" + ",".join(parts) + "}"
 
 
+def _matchers(matchers: tuple[m.Matcher, ...]) -> dict[str, str]:
+    return {x.label + ("~" if x.regex else ""): x.value for x in matchers}
+
+
 def _rate(metric: str, matchers: dict[str, str], w: str) -> str:
     return f"sum(rate({metric}{_selector(matchers)}[{w}]))"
 
 
 def _le(threshold: str) -> dict[str, str]:
-    seconds = s.duration_seconds(threshold)
-    if seconds.denominator == 1:
+    seconds = duration_seconds(threshold)
+    if float(seconds).is_integer():
         # Go clients write le="1", Python's prometheus_client le="1.0".
         return {"le~": f"{int(seconds)}|{int(seconds)}.0"}
     return {"le": s.format_number(seconds)}
@@ -109,26 +115,22 @@ def checks(plan: Plan, mp: ModelPlan) -> tuple[CanaryCheck, ...]:
             HASH_SERIES_LABEL: HASH_REF,
         }
     found: list[CanaryCheck] = []
-    for sp in s.slos_of(plan, mp.name):
+    for sp in plan.slos:
+        if sp.model.name != mp.name:
+            continue
         sli = sp.slo.sli
         if sli.availability is not None:
-            if kserve:
-                metric, code = KSERVE_REQUESTS, "response_code~"
-                sel = {
-                    **base,
-                    "reporter": "destination",
-                    "destination_service_name~": f"{mp.object_name}-predictor.*",
-                }
-            else:
-                metric, code, sel = DEPLOYMENT_REQUESTS, "code~", base
+            req = m.requests(mp.serving.runtime, mp.object_name)
+            sel = {**base, **_matchers(req.matchers)} if kserve else base
+            metric, code = req.metric, f"{req.code_label}~"
             total = _rate(metric, sel, w)
             bad = _rate(metric, {**sel, code: "5.."}, w)
             kind = "availability"
         elif sli.latency is not None:
-            prefix = KSERVE_HISTOGRAM if kserve else DEPLOYMENT_HISTOGRAM
-            sel = {**base, "model_name": mp.object_name} if kserve else base
-            total = _rate(f"{prefix}_count", sel, w)
-            good = _rate(f"{prefix}_bucket", {**sel, **_le(sli.latency.threshold)}, w)
+            hist = m.histogram(mp.serving.runtime, mp.object_name)
+            sel = {**base, **_matchers(hist.matchers)} if kserve else base
+            total = _rate(hist.count, sel, w)
+            good = _rate(hist.bucket, {**sel, **_le(sli.latency.threshold)}, w)
             bad = f"({total} - {good})"
             kind = "latency"
         else:

@@ -26,7 +26,6 @@ def steps(mp: ModelPlan, checks: tuple[canary.CanaryCheck, ...]) -> list[Obj]:
     """setWeight, then an analysis of that share (or, with no SLI to judge, a pause as long)."""
     percent = mp.serving.rollout.canary_percent
     assert percent is not None
-    interval = mp.serving.rollout.analysis_interval
     judge: Obj
     if checks:
         judge = {
@@ -38,7 +37,7 @@ def steps(mp: ModelPlan, checks: tuple[canary.CanaryCheck, ...]) -> list[Obj]:
             }
         }
     else:
-        value = canary.MEASUREMENTS * int(slo.duration_seconds(interval))
+        value = canary.MEASUREMENTS * canary.interval_seconds(mp)
         judge = {"pause": {"duration": slo.format_duration(value)}}
     found: list[Obj] = []
     for weight in canary_weights(percent):
