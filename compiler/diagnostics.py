@@ -173,6 +173,15 @@ BAD_FORMAT = _code(
     "value has the wrong form",
     "The value does not match the form the key requires (see the message).",
 )
+CONTROL_CHAR = _code(
+    "MLC219",
+    "control character in a name, key or path",
+    "Keys, names, identifiers, paths, URIs, images and every other value that is not free text "
+    "may not hold a control or invisible character (C0 and C1 controls, DEL, line and paragraph "
+    "separators, byte-order mark, zero-width and bidirectional-override characters). Free text "
+    "(descriptions, model-card fields, reasons, commands, queries, CEL expressions) may hold "
+    "newlines and tabs, and no other of them.",
+)
 BAD_RISK = _code(
     "MLC218",
     "unacceptable risk is prohibited",
@@ -412,7 +421,9 @@ def suggest(word: str, choices: Iterable[str]) -> str | None:
 # C0 and C1 controls, DEL, line and paragraph separators, the byte-order mark, zero-width
 # characters and bidirectional overrides ("Trojan Source"): what could forge a line or hide
 # text in a terminal or a log.
-_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
+UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
+# What json.dumps leaves raw: C0 characters it escapes itself (a raw newline is layout).
+_INVISIBLE = re.compile("[\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
@@ -426,7 +437,13 @@ def _escape_char(match: re.Match[str]) -> str:
 def printable(text: str) -> str:
     """`text` with every control or invisible character written as an escape (`\\n`, `\\x1b`),
     so that a name from the spec cannot start a new line or rewrite a terminal."""
-    return _UNPRINTABLE.sub(_escape_char, text)
+    return UNPRINTABLE.sub(_escape_char, text)
+
+
+def char_name(char: str) -> str:
+    """A control character as a message names it: 'a newline (U+000A)'."""
+    names = {"\n": "a newline", "\r": "a carriage return", "\t": "a tab", "\x00": "a NUL"}
+    return f"{names.get(char, 'a control character')} (U+{ord(char):04X})"
 
 
 def render_text(diagnostics: Sequence[Diagnostic]) -> str:
@@ -441,25 +458,26 @@ def render_text(diagnostics: Sequence[Diagnostic]) -> str:
     return "\n".join(lines) + ("\n" if lines else "")
 
 
+def _json_text(document: object) -> str:
+    """JSON with every control or invisible character escaped (json escapes only C0 ones)."""
+    text = json.dumps(document, indent=2, ensure_ascii=False)
+    return _INVISIBLE.sub(lambda m: f"\\u{ord(m.group()):04x}", text) + "\n"
+
+
 def render_json(diagnostics: Sequence[Diagnostic]) -> str:
-    return (
-        json.dumps(
-            [
-                {
-                    "file": d.span.file,
-                    "line": d.span.line,
-                    "column": d.span.column,
-                    "severity": d.severity.value,
-                    "code": d.code,
-                    "message": d.message,
-                    "hint": d.hint,
-                }
-                for d in diagnostics
-            ],
-            indent=2,
-            ensure_ascii=False,
-        )
-        + "\n"
+    return _json_text(
+        [
+            {
+                "file": d.span.file,
+                "line": d.span.line,
+                "column": d.span.column,
+                "severity": d.severity.value,
+                "code": d.code,
+                "message": d.message,
+                "hint": d.hint,
+            }
+            for d in diagnostics
+        ]
     )
 
 
@@ -528,4 +546,4 @@ def render_sarif(diagnostics: Sequence[Diagnostic], *, version: str, rules: dict
         "version": "2.1.0",
         "runs": [run],
     }
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    return _json_text(doc)

@@ -42,6 +42,9 @@ class SourceMap:
 
     keys: dict[Path, Span] = field(default_factory=dict)
     values: dict[Path, Span] = field(default_factory=dict)
+    # String values holding a control character: the model stage allows newlines and tabs in
+    # free text only, and refuses them everywhere else.
+    controls: dict[Path, Span] = field(default_factory=dict)
 
     def span(self, path: Path, *, key: bool = False) -> Span:
         """The span of `path`'s key (or value), else of its nearest recorded ancestor."""
@@ -123,7 +126,10 @@ class _Builder:
         kind = node.id
         tag = node.tag or ""
         if kind == "scalar":
-            return self.scalar(node)
+            value = self.scalar(node)
+            if isinstance(value, str) and dx.UNPRINTABLE.search(value):
+                self.smap.controls[path] = self.span(node)
+            return value
         if tag not in (_STD + "map", _STD + "seq", _STD + "omap") and not tag.startswith("?"):
             self.bad_tag(node)
         if kind == "sequence":
@@ -145,6 +151,15 @@ class _Builder:
                 continue
             key = key_node.value
             key_span = self.span(key_node)
+            found = dx.UNPRINTABLE.search(key)
+            if found:
+                self.sink.error(
+                    dx.CONTROL_CHAR,
+                    f"key '{key}' holds {dx.char_name(found.group())}",
+                    key_span,
+                    hint="keys are names: letters, digits and punctuation only",
+                )
+                continue
             if key in seen:
                 first = seen[key]
                 self.sink.error(
@@ -448,7 +463,8 @@ def _load_file(
 
 
 def _shift(smap: SourceMap, into: SourceMap, offsets: dict[str, int]) -> None:
-    for table_from, table_to in ((smap.keys, into.keys), (smap.values, into.values)):
+    tables = ((smap.keys, into.keys), (smap.values, into.values), (smap.controls, into.controls))
+    for table_from, table_to in tables:
         for path, span in table_from.items():
             if not path:
                 continue

@@ -61,6 +61,19 @@ LEXICAL = """\
 YAML is read as YAML 1.2: `on`, `yes` and `no` are strings, not booleans. Anchors, aliases
 and merge keys (`<<`) work; custom tags (`!!python/...`), duplicate keys and more than one
 document per file are errors. Unknown keys are errors, with a "did you mean" hint.
+Nesting is bounded (64 levels), integers fit in 64 bits and numbers are finite.
+
+No key and no value holds a control or invisible character (C0 and C1 controls, DEL,
+U+2028/U+2029, byte-order mark, zero-width and bidirectional-override characters), except
+newlines (and carriage returns) and tabs in free text: descriptions, model-card fields, waiver reasons, training
+commands, events queries and policy expressions (MLC219). `training.params` keys are
+environment variable names (`[A-Za-z_][A-Za-z0-9_]*`, unique ignoring case).
+
+`include:` entries are paths or globs relative to the including file that stay inside the
+spec's repository (the nearest folder above the spec holding `.git`; outside git, the spec's
+folder): no absolute path, no `..` above it, no symlink leading out (MLC115). Globs do not
+enter symlinked or hidden folders and stop after 10,000 entries (MLC116). Every file read is
+a regular file (not a folder, FIFO, device or socket).
 """
 
 

@@ -260,7 +260,7 @@ def test_a_diagnostic_cannot_forge_a_line(spec: Path) -> None:
     assert code == 1
     lines = err.splitlines()
     assert lines[0] == (
-        "mlops.yaml:6:3: error[MLC201]: unknown key 'x\\nmlops.yaml:1:1: ok' in metadata"
+        "mlops.yaml:6:3: error[MLC219]: key 'x\\nmlops.yaml:1:1: ok' holds a newline (U+000A)"
     )
     code, out, _ = run("validate", "--format", "github")
     assert all(line.startswith("::error ") for line in out.splitlines())

@@ -106,3 +106,27 @@ def test_sarif_structure() -> None:
     assert first["level"] == "error"
     assert first["message"]["text"] == "unknown feature 'a:b' (did you mean 'a:c'?)"
     assert first["locations"][0]["physicalLocation"]["region"] == {"startLine": 3, "startColumn": 9}
+
+
+def test_control_characters_are_escaped_in_every_renderer() -> None:
+    from compiler import diagnostics as dxm
+
+    hostile = dxm.Diagnostic(
+        "MLC201",
+        dxm.Severity.ERROR,
+        "unknown key 'a\nmlops.yaml:1:1: error[MLC000]: forged\x1b[2J\u2028\u202e'",
+        dxm.Span("dir\n/mlops.yaml", 3, 4),
+        hint="try\r\nthis",
+    )
+    text = dxm.render_text([hostile])
+    assert text.count("\n") == 2  # the diagnostic line and its hint, nothing forged
+    assert "a\\nmlops.yaml:1:1" in text and "\\x1b[2J\\u2028\\u202e" in text
+    assert text.startswith("dir\\n/mlops.yaml:3:4: ")
+    github = dxm.render_github([hostile])
+    assert github.count("\n") == 1 and "\x1b" not in github and "\u2028" not in github
+    for rendered in (
+        dxm.render_json([hostile]),
+        dxm.render_sarif([hostile], version="0", rules={}),
+    ):
+        assert not dxm.UNPRINTABLE.search(rendered.replace("\n", ""))
+        assert "\\u2028\\u202e" in rendered

@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from compiler.cli import cli
+from compiler.diagnostics import printable
 from tests.conftest import FIXED_EPOCH
 
 CASES_DIR = Path(__file__).resolve().parent / "invalid"
@@ -55,7 +56,9 @@ def test_case_json_agrees_with_text(case: Path, monkeypatch: pytest.MonkeyPatch)
     _, lines = run_validate(case, monkeypatch, "--format", "json")
     items = json.loads("\n".join(lines))
     heads = [line for line in expected if not line.startswith("  hint: ")]
+    # JSON carries the raw text; the text format escapes control characters
     assert [
-        f"{d['file']}:{d['line']}:{d['column']}: {d['severity']}[{d['code']}]: {d['message']}"
+        f"{d['file']}:{d['line']}:{d['column']}: {d['severity']}[{d['code']}]: "
+        + printable(d["message"])
         for d in items
     ] == heads

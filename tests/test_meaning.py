@@ -222,3 +222,130 @@ def test_duplicate_policy_ids(tmp_path: Path) -> None:
 def test_promql_problem(query: str, problem: str | None) -> None:
     found = promql_problem(query)
     assert (found is None) if problem is None else (found is not None and found.startswith(problem))
+
+
+def _with_serving(extra: str) -> str:
+    # canaries are judged by the SLOs in the environments' Prometheus
+    prometheus = "    prometheus_url: http://prometheus.monitoring:9090\n"
+    return edit(
+        BASE,
+        (
+            "    namespace: shop-staging\n",
+            "    namespace: shop-staging\n" + prometheus,
+        ),
+        ("    namespace: shop-prod\n", "    namespace: shop-prod\n" + prometheus),
+        (
+            "      resources: {cpu: 500m, memory: 1Gi}\n",
+            "      resources: {cpu: 500m, memory: 1Gi}\n" + extra,
+        ),
+    )
+
+
+def test_an_override_may_switch_the_rollout_strategy(tmp_path: Path) -> None:
+    text = _with_serving(
+        "      rollout: {strategy: canary, canary_percent: 5}\n"
+        "      overrides:\n        staging: {rollout: {strategy: rolling}}\n"
+    )
+    checked, sink = check_text(tmp_path, text)
+    assert sink.items == [] and checked is not None
+    model = checked.project.models[0]
+    staging = merged_serving(model, "staging").rollout
+    assert (staging.strategy, staging.canary_percent) == ("rolling", None)
+    production = merged_serving(model, "production").rollout
+    assert (production.strategy, production.canary_percent) == ("canary", 5)
+
+
+def test_a_rolling_base_may_canary_in_one_environment(tmp_path: Path) -> None:
+    text = _with_serving(
+        "      overrides:\n        production: {rollout: {strategy: canary, canary_percent: 20}}\n"
+    )
+    checked, sink = check_text(tmp_path, text)
+    assert sink.items == [] and checked is not None
+    assert merged_serving(checked.project.models[0], "production").rollout.canary_percent == 20
+
+
+@pytest.mark.parametrize(
+    ("extra", "column"),
+    [
+        # one mapping that sets both is still an error, at the override's key
+        (
+            "      rollout: {strategy: canary, canary_percent: 5}\n"
+            "      overrides:\n        staging: {rollout: {strategy: rolling, canary_percent: 7}}\n",
+            64,
+        ),
+        # a canary key under the base's rolling strategy
+        ("      overrides:\n        staging: {rollout: {canary_percent: 7}}\n", 45),
+    ],
+)
+def test_a_canary_key_without_canary_is_an_error(tmp_path: Path, extra: str, column: int) -> None:
+    _, sink = check_text(tmp_path, _with_serving(extra))
+    d = only(sink, dx.ROLLOUT)
+    assert (d.span.line, d.span.column) == (
+        48 if "rollout: {strategy: canary" in extra else 47,
+        column,
+    )
+    assert d.message == "'canary_percent' needs strategy 'canary' (in environment 'staging')"
+
+
+def test_an_override_may_switch_the_serving_mode(tmp_path: Path) -> None:
+    # realtime with a canary in the base; batch scoring in staging: the realtime-only keys
+    # (rollout, autoscaling, port, ...) of the base do not carry over, nor does a base
+    # schedule into a realtime override.
+    text = _with_serving(
+        "      rollout: {strategy: canary, canary_percent: 5}\n"
+        "      autoscaling: {min_replicas: 2, max_replicas: 4}\n"
+        "      overrides:\n        staging: {mode: batch, schedule: '0 4 * * *'}\n"
+    )
+    text = text.replace("    sli:\n      availability: {}\n", "    sli:\n      availability: {}\n")
+    checked, sink = check_text(tmp_path, text)
+    assert sink.items == [] and checked is not None
+    staging = merged_serving(checked.project.models[0], "staging")
+    assert staging.mode == "batch" and staging.schedule == "0 4 * * *"
+    assert staging.rollout.canary_percent is None and staging.autoscaling.min_replicas == 1
+    production = merged_serving(checked.project.models[0], "production")
+    assert production.mode == "realtime" and production.rollout.canary_percent == 5
+
+
+def test_a_batch_base_may_serve_realtime_in_one_environment(tmp_path: Path) -> None:
+    text = edit(
+        BASE,
+        ("      mode: realtime\n", "      mode: batch\n      schedule: '0 4 * * *'\n"),
+        (
+            "      resources: {cpu: 500m, memory: 1Gi}\n",
+            "      resources: {cpu: 500m, memory: 1Gi}\n"
+            "      overrides:\n        production: {mode: realtime}\n",
+        ),
+        ("    sli:\n      availability: {}\n", "    sli:\n      freshness: {max_age: 2d}\n"),
+    )
+    checked, sink = check_text(tmp_path, text)
+    assert [d.code for d in sink.items if d.severity == "error"] == [], sink.items
+    assert checked is not None
+    production = merged_serving(checked.project.models[0], "production")
+    assert production.mode == "realtime" and production.schedule is None
+    # a schedule the override sets itself under realtime is still refused
+    bad = text.replace("{mode: realtime}", "{mode: realtime, schedule: '0 5 * * *'}")
+    _, sink = check_text(tmp_path, bad)
+    assert only(sink, dx.SERVING_MODE).message == (
+        "realtime serving takes no 'schedule' (in environment 'production')"
+    )
+
+
+def test_params_that_become_one_environment_variable_clash(tmp_path: Path) -> None:
+    text = edit(
+        BASE, ("      data: [orders]\n", "      data: [orders]\n      params: {lr: 1, LR: 2}\n")
+    )
+    _, sink = check_text(tmp_path, text)
+    d = only(sink, dx.DUPLICATE_NAME)
+    assert d.message == "params 'lr' and 'LR' become the same environment variable"
+    assert (d.span.line, d.span.column) == (39, 23)
+
+
+@pytest.mark.parametrize("key", ["BAD-NAME", "1x", "a b", "é"])
+def test_params_keys_are_environment_variable_names(tmp_path: Path, key: str) -> None:
+    text = edit(
+        BASE, ("      data: [orders]\n", f"      data: [orders]\n      params: {{'{key}': 1}}\n")
+    )
+    _, sink = check_text(tmp_path, text)
+    assert only(sink, dx.BAD_FORMAT).message == (
+        f"'{key}' is not an environment variable name ([A-Za-z_][A-Za-z0-9_]*)"
+    )

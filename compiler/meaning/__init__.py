@@ -262,6 +262,7 @@ class _Checker(RuntimeChecks):
             used = self.feature_list(model.features, (*base, "features"))
             self.ix.model_features[model.name] = used
             if model.training is not None:
+                self.params(model.training.params, (*base, "training", "params"))
                 for j, src in enumerate(model.training.data):
                     self.ref(
                         dx.UNKNOWN_SOURCE,
@@ -303,6 +304,19 @@ class _Checker(RuntimeChecks):
                         "the drift job needs an image: set monitoring.drift.image",
                         dpath,
                     )
+
+    def params(self, params: dict[str, Any], path: Path) -> None:
+        """Parameter names become environment variable names, upper-cased: `lr` and `LR` clash."""
+        seen: dict[str, str] = {}
+        for key in params:
+            first = seen.setdefault(key.upper(), key)
+            if first != key:
+                self.sink.error(
+                    dx.DUPLICATE_NAME,
+                    f"params '{first}' and '{key}' become the same environment variable",
+                    self.smap.key_span((*path, key)),
+                    hint="parameter names are case-insensitive",
+                )
 
     def merged(self, base: Serving, override: dict[str, Any], path: Path) -> Serving | None:
         try:
@@ -489,8 +503,59 @@ def merged_serving(model: Model, environment: str) -> Serving:
     return _apply_override(model.serving, override.model_dump(exclude_unset=True))
 
 
+# Keys that belong to one value of a key that picks a mode: (where, the mode key) -> mode value
+# -> its own keys. When an override switches the mode, the base's keys of the other modes do
+# not carry over (a model that canaries in production may roll in dev); a key the override
+# sets itself always stays, so that one mapping setting both is still an error.
+MODAL_KEYS: dict[tuple[tuple[str, ...], str], dict[str, frozenset[str]]] = {
+    ((), "mode"): {
+        "batch": frozenset({"schedule"}),
+        "realtime": frozenset(
+            {
+                "port",
+                "autoscaling",
+                "rollout",
+                "request_logging",
+                "request_log_url",
+                "health_path",
+            }
+        ),
+    },
+    (("rollout",), "strategy"): {
+        "canary": frozenset({"canary_percent"}),
+        "rolling": frozenset(),
+    },
+}
+
+
+def _section(data: dict[str, Any], where: tuple[str, ...]) -> dict[str, Any] | None:
+    for key in where:
+        inner = data.get(key)
+        if not isinstance(inner, dict):
+            return None
+        data = inner
+    return data
+
+
+def _drop_other_modes(data: dict[str, Any], override: dict[str, Any]) -> None:
+    """Remove from the base `data` the keys of the modes an override switches away from."""
+    for (where, key), modes in MODAL_KEYS.items():
+        top = _section(override, where)
+        bottom = _section(data, where)
+        if top is None or bottom is None or key not in top or top[key] == bottom.get(key):
+            continue
+        kept = modes.get(top[key], frozenset())
+        for mode, keys in modes.items():
+            if mode == top[key]:
+                continue
+            for name in keys - kept:
+                if name not in top:
+                    bottom.pop(name, None)
+
+
 def _apply_override(base: Serving, override: dict[str, Any]) -> Serving:
     """The base serving with one environment's override merged in, validated like the base."""
     data = base.model_dump(exclude={"overrides"})
+    _drop_other_modes(data, override)
     _deep_merge(data, override)
     return Serving.model_validate(data, strict=False)

@@ -14,6 +14,7 @@ from compiler.spec.types import (
     Digest,
     Duration,
     Email,
+    EnvName,
     Ident,
     Image,
     LabelKey,
@@ -22,6 +23,7 @@ from compiler.spec.types import (
     PolicyId,
     Quantity,
     SemVer,
+    Text,
     Uri,
     Url,
 )
@@ -97,7 +99,7 @@ Level = Literal["error", "warning"]
 class Metadata(Strict):
     name: Name = _d("Project name; prefixes every generated object.")
     owner: Name = _d("Default owner team of everything in the spec (a name under `teams`).")
-    description: str | None = _d("What the project is for.", default=None)
+    description: Text | None = _d("What the project is for.", default=None)
     repository: str | None = _d(
         "Git repository of the spec, e.g. github.com/acme/payments-ml; used in docs, CI and "
         "Argo CD.",
@@ -177,7 +179,7 @@ class Source(Strict):
     bootstrap_servers: str | None = _d("Kafka bootstrap servers (kafka only).", default=None)
     timestamp_field: Ident = _d("Event timestamp column.", default="event_timestamp")
     owner: Name | None = _d("Owner team; defaults to metadata.owner.", default=None)
-    description: str | None = _d("What the data is.", default=None)
+    description: Text | None = _d("What the data is.", default=None)
     pii_columns: list[str] = _d("Columns holding personal data (GDPR).", default_factory=list)
     retention: Duration | None = _d("How long the data is kept (GDPR Art. 5(1)(e)).", default=None)
     legal_basis: LegalBasis | None = _d(
@@ -189,14 +191,14 @@ class Entity(Strict):
     name: Ident = _d("Entity name.")
     join_keys: list[Ident] = _d("Join key columns.", min_length=1)
     dtype: Dtype = _d("Type of the join keys.", default="string")
-    description: str | None = _d("What the entity is.", default=None)
+    description: Text | None = _d("What the entity is.", default=None)
 
 
 class FeatureField(Strict):
     name: Ident = _d("Field name.")
     dtype: Dtype = _d("Field type.")
     pii: bool = _d("The field holds personal data.", default=False)
-    description: str | None = _d("What the field means.", default=None)
+    description: Text | None = _d("What the field means.", default=None)
 
 
 class FeatureView(Strict):
@@ -206,7 +208,7 @@ class FeatureView(Strict):
     ttl: Duration = _d("How long a feature value stays valid.", default="1d")
     online: bool = _d("Materialize to the online store.", default=True)
     owner: Name | None = _d("Owner team; defaults to metadata.owner.", default=None)
-    description: str | None = _d("What the view holds.", default=None)
+    description: Text | None = _d("What the view holds.", default=None)
     tags: dict[str, str] = _d("Free-form tags.", default_factory=dict)
     fields: list[FeatureField] = _d("The view's features.", min_length=1)
 
@@ -227,11 +229,12 @@ class Resources(Strict):
 
 class Training(Strict):
     image: Image = _d("Training image, pinned by digest.")
-    command: list[str] = _d("Command and arguments of the training run.", default_factory=list)
+    command: list[Text] = _d("Command and arguments of the training run.", default_factory=list)
     schedule: Cron | None = _d("Retraining schedule; omit for manual only.", default=None)
     data: list[Ident] = _d("Sources the training reads (lineage).", default_factory=list)
-    params: dict[str, str | int | float | bool] = _d(
-        "Hyper-parameters, passed as environment variables.", default_factory=dict
+    params: dict[EnvName, str | int | float | bool] = _d(
+        "Hyper-parameters, passed as environment variables: each key is the variable's name.",
+        default_factory=dict,
     )
     resources: Resources = _d("CPU and memory of the training job.", default_factory=Resources)
     runs_on: TrainsOn = _d(
@@ -321,7 +324,10 @@ class Serving(Strict):
         pattern=r"^/[A-Za-z0-9._~/-]*$",
     )
     overrides: dict[Name, ServingOverride] = _d(
-        "Per-environment changes to any serving key.", default_factory=dict
+        "Per-environment changes to any serving key. An override that switches `mode` or "
+        "`rollout.strategy` leaves out the base's keys of the other mode (a base "
+        "`canary_percent` under `strategy: rolling`).",
+        default_factory=dict,
     )
 
 
@@ -376,21 +382,21 @@ class Monitoring(Strict):
 
 
 class Card(Strict):
-    intended_use: str | None = _d("What the model is for (EU AI Act Art. 13).", default=None)
-    out_of_scope_use: str | None = _d("Uses the model is not fit for.", default=None)
-    limitations: str | None = _d("Known limitations (Art. 13).", default=None)
-    ethical_considerations: str | None = _d("Risks to people and how they are met.", default=None)
-    human_oversight: str | None = _d("How people oversee the model (Art. 14).", default=None)
-    training_data: str | None = _d("Narrative on the training data.", default=None)
-    evaluation_data: str | None = _d("Narrative on the evaluation data.", default=None)
-    caveats: str | None = _d("Anything else readers must know.", default=None)
+    intended_use: Text | None = _d("What the model is for (EU AI Act Art. 13).", default=None)
+    out_of_scope_use: Text | None = _d("Uses the model is not fit for.", default=None)
+    limitations: Text | None = _d("Known limitations (Art. 13).", default=None)
+    ethical_considerations: Text | None = _d("Risks to people and how they are met.", default=None)
+    human_oversight: Text | None = _d("How people oversee the model (Art. 14).", default=None)
+    training_data: Text | None = _d("Narrative on the training data.", default=None)
+    evaluation_data: Text | None = _d("Narrative on the evaluation data.", default=None)
+    caveats: Text | None = _d("Anything else readers must know.", default=None)
 
 
 class Model(Strict):
     name: Name = _d("Model name.")
     version: SemVer = _d("Model version (semantic versioning).")
     owner: Name | None = _d("Owner team; defaults to metadata.owner.", default=None)
-    description: str | None = _d("What the model does.", default=None)
+    description: Text | None = _d("What the model does.", default=None)
     framework: Framework = _d("ML framework; picks the KServe model format.")
     risk: Risk = _d("EU AI Act risk tier: minimal, limited or high.", default="minimal")
     artifact: Artifact = _d("The trained model's location and hash.")
@@ -426,8 +432,8 @@ class FreshnessSli(Strict):
 
 
 class EventsSli(Strict):
-    error_query: str = _d("PromQL rate of bad events; {{window}} is the range.", min_length=1)
-    total_query: str = _d("PromQL rate of all events; {{window}} is the range.", min_length=1)
+    error_query: Text = _d("PromQL rate of bad events; {{window}} is the range.", min_length=1)
+    total_query: Text = _d("PromQL rate of all events; {{window}} is the range.", min_length=1)
 
 
 class Sli(Strict):
@@ -477,7 +483,7 @@ class Alerting(Strict):
 class Slo(Strict):
     name: Name = _d("SLO name.")
     model: Name = _d("The model the SLO is about.")
-    description: str | None = _d("What the objective promises.", default=None)
+    description: Text | None = _d("What the objective promises.", default=None)
     objective: float = _d("Target percentage of good events, 0 < objective < 100.", gt=0, lt=100)
     window: Duration = _d("Compliance window, e.g. 30d.", default="30d")
     sli: Sli = _d("The indicator: exactly one kind.")
@@ -490,17 +496,17 @@ class Slo(Strict):
 
 class Policy(Strict):
     id: PolicyId = _d("Policy id, used in diagnostics and waivers.")
-    description: str = _d("What the policy requires, in one line.")
+    description: Text = _d("What the policy requires, in one line.")
     applies_to: Subject = _d("Which objects the policy checks: model, feature, source or slo.")
-    when: str = _d("CEL condition selecting the objects checked.", default="true", min_length=1)
-    require: str = _d("CEL condition each selected object must meet.", min_length=1)
+    when: Text = _d("CEL condition selecting the objects checked.", default="true", min_length=1)
+    require: Text = _d("CEL condition each selected object must meet.", min_length=1)
     severity: Level = _d("error or warning.", default="error")
 
 
 class Waiver(Strict):
     rule: str = _d("Built-in rule id or policy id.", min_length=1)
     target: str = _d("The name the rule fired on.", min_length=1)
-    reason: str = _d("Why the exception is accepted.", min_length=1)
+    reason: Text = _d("Why the exception is accepted.", min_length=1)
     approved_by: Name = _d("Team that approved the exception.")
     expires: Date = _d("Date after which the waiver no longer applies.")
 

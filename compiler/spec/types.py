@@ -34,6 +34,8 @@ LABEL_KEY_RE = re.compile(
 )
 LABEL_VALUE_RE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
 POLICY_ID_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,62}$")
+URL_RE = re.compile(r"^https?://[^\s/?#]+([/?#][^\s]*)?$")
+ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 CRON_RANGES = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 7))
@@ -57,7 +59,7 @@ def _fail(kind: str, message: str, **context: Any) -> PydanticCustomError:
 
 
 def _name(value: str) -> str:
-    if len(value) > 40 or not NAME_RE.match(value):
+    if len(value) > 40 or not NAME_RE.fullmatch(value):
         raise _fail(
             "mlopsc_name",
             "'{value}' is not a valid name: lower-case letters, digits and '-', starting with a "
@@ -68,7 +70,7 @@ def _name(value: str) -> str:
 
 
 def _ident(value: str) -> str:
-    if not IDENT_RE.match(value):
+    if not IDENT_RE.fullmatch(value):
         raise _fail(
             "mlopsc_ident",
             "'{value}' is not a snake_case identifier ([a-z][a-z0-9_]*)",
@@ -78,7 +80,7 @@ def _ident(value: str) -> str:
 
 
 def _duration(value: str) -> str:
-    match = DURATION_RE.match(value)
+    match = DURATION_RE.fullmatch(value)
     if not match or int(match.group(1)) == 0:
         raise _fail(
             "mlopsc_duration",
@@ -97,7 +99,7 @@ def _to_str(value: Any) -> Any:
 
 
 def _quantity(value: str) -> str:
-    if not QUANTITY_RE.match(value):
+    if not QUANTITY_RE.fullmatch(value):
         raise _fail(
             "mlopsc_quantity",
             "'{value}' is not a Kubernetes quantity (e.g. 500m, 2, 512Mi, 2Gi)",
@@ -162,7 +164,7 @@ def _semver_input(value: Any) -> Any:
 
 
 def _semver(value: str) -> str:
-    if not SEMVER_RE.match(value):
+    if not SEMVER_RE.fullmatch(value):
         raise _fail(
             "mlopsc_semver",
             "'{value}' is not a semantic version (MAJOR.MINOR.PATCH, e.g. 3.2.0)",
@@ -172,7 +174,7 @@ def _semver(value: str) -> str:
 
 
 def _digest(value: str) -> str:
-    if not DIGEST_RE.match(value):
+    if not DIGEST_RE.fullmatch(value):
         raise _fail(
             "mlopsc_digest",
             "'{value}' is not a digest: sha256: and 64 lower-case hex characters",
@@ -182,16 +184,16 @@ def _digest(value: str) -> str:
 
 
 def _image(value: str) -> str:
-    if len(value) > 512 or not IMAGE_RE.match(value):
+    if len(value) > 512 or not IMAGE_RE.fullmatch(value):
         _, at, digest = value.rpartition("@")
-        if at and IMAGE_RE.match(value[: -len(digest) - 1]) and not DIGEST_RE.match(digest):
+        if at and IMAGE_RE.fullmatch(value[: -len(digest) - 1]) and not DIGEST_RE.fullmatch(digest):
             raise _fail(
                 "mlopsc_digest",
                 "'{value}': the digest '{digest}' is not sha256: and 64 lower-case hex characters",
                 value=value,
                 digest=digest,
             )
-        if value != value.lower() and IMAGE_RE.match(_lower_repo(value)):
+        if value != value.lower() and IMAGE_RE.fullmatch(_lower_repo(value)):
             raise _fail(
                 "mlopsc_image",
                 "'{value}' is not a valid image reference: the repository must be lower-case",
@@ -215,19 +217,19 @@ def _lower_repo(image: str) -> str:
 
 
 def _email(value: str) -> str:
-    if not EMAIL_RE.match(value):
+    if not EMAIL_RE.fullmatch(value):
         raise _fail("mlopsc_format", "'{value}' is not an e-mail address", value=value)
     return value
 
 
 def _uri(value: str) -> str:
-    if not URI_RE.match(value):
+    if not URI_RE.fullmatch(value):
         raise _fail(
             "mlopsc_format",
             "'{value}' is not a URI with a scheme (s3://, gs://, https://, models:/...)",
             value=value,
         )
-    if value.startswith("models:/") and not MLFLOW_RE.match(value):
+    if value.startswith("models:/") and not MLFLOW_RE.fullmatch(value):
         raise _fail(
             "mlopsc_format",
             "'{value}' is an MLflow URI without a fixed version; write models:/NAME/VERSION",
@@ -237,20 +239,30 @@ def _uri(value: str) -> str:
 
 
 def _url(value: str) -> str:
-    if not re.match(r"^https?://[^\s/]+", value):
+    if not URL_RE.fullmatch(value):
         raise _fail("mlopsc_format", "'{value}' is not an http(s) URL", value=value)
     return value
 
 
 def _label_key(value: str) -> str:
-    if len(value) > 253 or not LABEL_KEY_RE.match(value):
+    if len(value) > 253 or not LABEL_KEY_RE.fullmatch(value):
         raise _fail("mlopsc_format", "'{value}' is not a valid Kubernetes label key", value=value)
     return value
 
 
 def _label_value(value: str) -> str:
-    if len(value) > 63 or not LABEL_VALUE_RE.match(value):
+    if len(value) > 63 or not LABEL_VALUE_RE.fullmatch(value):
         raise _fail("mlopsc_format", "'{value}' is not a valid Kubernetes label value", value=value)
+    return value
+
+
+def _env_name(value: str) -> str:
+    if len(value) > 128 or not ENV_NAME_RE.fullmatch(value):
+        raise _fail(
+            "mlopsc_format",
+            "'{value}' is not an environment variable name ([A-Za-z_][A-Za-z0-9_]*)",
+            value=value,
+        )
     return value
 
 
@@ -266,7 +278,7 @@ def _date(value: Any) -> _dt.date:
 
 
 def _policy_id(value: str) -> str:
-    if not POLICY_ID_RE.match(value):
+    if not POLICY_ID_RE.fullmatch(value):
         raise _fail(
             "mlopsc_format",
             "'{value}' is not a policy id (a letter, then letters, digits, '-' or '_')",
@@ -332,7 +344,23 @@ Uri = Annotated[
     AfterValidator(_uri),
     _schema(URI_RE.pattern, "URI: s3://, gs://, https://, or models:/NAME/VERSION (MLflow)"),
 ]
-Url = Annotated[str, AfterValidator(_url), _schema(r"^https?://", "http(s) URL")]
+Url = Annotated[str, AfterValidator(_url), _schema(URL_RE.pattern, "http(s) URL")]
+EnvName = Annotated[
+    str,
+    AfterValidator(_env_name),
+    _schema(ENV_NAME_RE.pattern, "environment variable name", maxLength=128),
+]
+
+
+class FreeText:
+    """Marks a string field as free text: it may hold newlines and tabs (compiler.spec.validate
+    refuses every control character in any other string)."""
+
+    def __repr__(self) -> str:
+        return "FreeText()"
+
+
+Text = Annotated[str, FreeText()]
 LabelKey = Annotated[
     str, AfterValidator(_label_key), _schema(LABEL_KEY_RE.pattern, "Kubernetes label key")
 ]
@@ -352,7 +380,7 @@ PolicyId = Annotated[str, AfterValidator(_policy_id), _schema(POLICY_ID_RE.patte
 
 def duration_seconds(value: str) -> float:
     """Seconds in a validated duration string."""
-    match = DURATION_RE.match(value)
+    match = DURATION_RE.fullmatch(value)
     if not match:
         raise ValueError(value)
     return int(match.group(1)) * UNITS[match.group(2)]

@@ -12,7 +12,7 @@ from compiler import diagnostics as dx
 from compiler.diagnostics import Sink
 from compiler.load import Document, Path, SourceMap
 from compiler.spec.models import Project
-from compiler.spec.types import Duration, _duration
+from compiler.spec.types import Duration, FreeText, _duration
 
 _TYPE_NAMES = {
     "model_type": "a mapping",
@@ -289,10 +289,64 @@ def _misspelt(errors: list[Any], data: dict[str, Any]) -> set[Path]:
     return found
 
 
+def _free_text(path: Path) -> bool:
+    """Whether the string at `path` is free text (compiler.spec.types.Text), or in a list of it."""
+    steps = path[:-1] if path and isinstance(path[-1], int) else path
+    if not steps or isinstance(steps[-1], int):
+        return False
+    model = model_at(steps[:-1])
+    field = _field(model, steps[-1]) if model is not None else None
+    if field is None:
+        return False
+    return _marked(field.annotation) or any(isinstance(m, FreeText) for m in field.metadata)
+
+
+def _marked(annotation: Any) -> bool:
+    return any(isinstance(a, FreeText) or _marked(a) for a in get_args(annotation))
+
+
+def _check_controls(doc: Document, sink: Sink) -> set[Path]:
+    """Control characters: newlines and tabs in free text only, none anywhere else; the paths
+    reported, whose other problems are then left unsaid."""
+    flagged: set[Path] = set()
+    for path, span in sorted(doc.source_map.controls.items(), key=lambda item: item[1]):
+        value = _at(doc.data, path)
+        if not isinstance(value, str):
+            continue
+        allowed = "\n\r\t" if _free_text(path) else ""
+        bad = next((c for c in dx.UNPRINTABLE.findall(value) if c not in allowed), None)
+        if bad is None:
+            continue
+        flagged.add(path)
+        where = _context(path)
+        sink.error(
+            dx.CONTROL_CHAR,
+            f"{where}: '{value}' holds {dx.char_name(bad)}",
+            span,
+            hint="only free text (descriptions, card fields, reasons, commands, queries) may "
+            "hold newlines and tabs"
+            if bad in "\n\r\t"
+            else None,
+        )
+    return flagged
+
+
+def _at(data: Any, path: Path) -> Any:
+    for step in path:
+        try:
+            data = data[step]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
+
+
 def validate_project(doc: Document, sink: Sink) -> Project | None:
     """Validate the loaded document; report every error with its span; None when invalid."""
+    errors_before = len(sink.items)
+    flagged = _check_controls(doc, sink) if doc.source_map.controls else set()
     try:
-        return Project.model_validate(doc.data)
+        project = Project.model_validate(doc.data)
+        return None if len(sink.items) > errors_before else project
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
         misspelt = _misspelt(errors, doc.data)
@@ -302,9 +356,14 @@ def validate_project(doc: Document, sink: Sink) -> Project | None:
             if key in seen:
                 continue
             seen.add(key)
-            if error["type"] == "missing" and _data_path(key[0], doc.data)[0] in misspelt:
+            path = _data_path(key[0], doc.data)[0]
+            if error["type"] == "missing" and path in misspelt:
                 continue  # `framwork:` already says "did you mean 'framework'?"
+            if path in flagged:
+                continue  # the control character is the problem, said once
             _report(error, doc.data, doc.source_map, sink)
-        if not sink.has_errors:  # pragma: no cover - pydantic always reports at least one error
+        if (
+            len(sink.items) == errors_before
+        ):  # pragma: no cover - pydantic always reports at least one error
             sink.error(dx.BAD_VALUE, "the spec is invalid", doc.source_map.span(()))
         return None
