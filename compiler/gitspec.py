@@ -116,8 +116,3 @@ def materialize(root: str, commit: str, spec_rel: str, into: str) -> bool:
                     seen.add(other)
                     queue.append(other)
     return True
-
-
-def git_ok(root: str, *args: str) -> bool:
-    """Whether a git command succeeds (e.g. `rev-parse --verify` of a ref)."""
-    return _git(root, *args).returncode == 0

@@ -13,7 +13,7 @@ import tempfile
 
 from compiler.diagnostics import Sink
 from compiler.diff.compare import Action, Json, compare_objects, data_snapshot, show
-from compiler.gitspec import GitProblem, git_ok, git_root, git_text, materialize
+from compiler.gitspec import GitProblem, git_root, git_text, materialize
 from compiler.history import Commit, History
 
 DEFAULT_DEPTH = 20
@@ -46,26 +46,37 @@ def spec_history(
     if out is None:
         return History((), "The spec's folder is a git repository with no commits yet.", depth)
     commits = []
+    seen: dict[str, dict[str, Json] | None] = {}  # a commit's spec is read once, not per side
     for record in out.split(_END):
         fields = record.strip("\n").split(_SEP)
         if len(fields) == 4:
             sha, author, date, subject = fields
-            commits.append(Commit(sha, author, date, subject, commit_changes(spec, sha)))
+            changes = commit_changes(spec, sha, cache=seen)
+            commits.append(Commit(sha, author, date, subject, changes))
     if not commits:
         return History((), "No commit touches the spec yet: it has never been committed.", depth)
     more = "" if len(commits) < depth else f" (the last {depth}; older commits are left out)"
     return History(tuple(commits), f"Commits that changed the spec, newest first{more}.", depth)
 
 
-def _data_at(root: str, ref: str, spec_rel: str) -> dict[str, Json] | None:
+def _data_at(
+    root: str, ref: str, spec_rel: str, cache: dict[str, dict[str, Json] | None]
+) -> dict[str, Json] | None:
     """The spec's document (includes merged) at a commit, or None when absent or unreadable."""
+    sha = (git_text(root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}") or "").strip()
+    if not sha:
+        return None
+    if sha not in cache:
+        cache[sha] = _read_at(root, sha, spec_rel)
+    return cache[sha]
+
+
+def _read_at(root: str, sha: str, spec_rel: str) -> dict[str, Json] | None:
     from compiler.load import load_spec
 
     tmp = tempfile.mkdtemp(prefix="mlopsc-history-")
     try:
-        if not git_ok(root, "rev-parse", "--verify", "--quiet", ref):
-            return None
-        if not materialize(root, ref, spec_rel, tmp):
+        if not materialize(root, sha, spec_rel, tmp):
             return None
         doc = load_spec(os.path.join(tmp, *spec_rel.split("/")), Sink())
         return doc.data if doc is not None else None
@@ -75,7 +86,13 @@ def _data_at(root: str, ref: str, spec_rel: str) -> dict[str, Json] | None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def commit_changes(spec: str, commit: str, *, limit: int = 6) -> str:
+def commit_changes(
+    spec: str,
+    commit: str,
+    *,
+    limit: int = 6,
+    cache: dict[str, dict[str, Json] | None] | None = None,
+) -> str:
     """What one commit did to the spec, in one line, as `mlopsc diff` names changes. The
     spec as written is compared (no validation per commit: history must stay cheap)."""
     try:
@@ -83,7 +100,9 @@ def commit_changes(spec: str, commit: str, *, limit: int = 6) -> str:
     except GitProblem:
         return ""
     spec_rel = os.path.relpath(os.path.abspath(spec), root).replace(os.sep, "/")
-    old, new = _data_at(root, f"{commit}^", spec_rel), _data_at(root, commit, spec_rel)
+    known = {} if cache is None else cache
+    old = _data_at(root, f"{commit}^", spec_rel, known)
+    new = _data_at(root, commit, spec_rel, known)
     if new is None:
         return ""
     if old is None:
