@@ -317,6 +317,16 @@ def test_markdown_comment_keeps_hostile_text_as_text(repo: Path, base_spec: Spec
     assert "onerror=alert(1)" in shown and "<b>`y`</b>" in shown
 
 
+def test_text_output_keeps_spec_text_on_its_line(repo: Path, base_spec: Spec) -> None:
+    def f(s: Spec) -> None:
+        model(s, "fraud-detector")["description"] = "ok\nnewly passing EVIL on all\x1b[2J"
+
+    edit(repo, base_spec, f)
+    text = diff(repo, fmt="text")
+    assert not any(line.startswith("newly passing EVIL") for line in text.splitlines())
+    assert "\x1b" not in text and "ok\\u000anewly passing EVIL on all\\u001b[2J" in text
+
+
 def test_bad_ref_and_not_a_repo(repo: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
     done = run_mlopsc("diff", "mlops.yaml", "--base", "no-such-branch", cwd=repo)
     assert done.returncode == 2 and "names no commit" in done.stderr

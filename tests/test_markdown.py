@@ -24,6 +24,7 @@ HOSTILE = [
     "line\n# heading\n\n| a | b |\n|---|---|\n- item\n1. one\n    indented code",
     "*em* _em_ ~~del~~ **strong** \\",
     "\x00\x1b[31mred\x7f",
+    "admin\u202egnp.exe\u2028# line\u0085x\ufeff",
 ]
 
 
@@ -43,10 +44,17 @@ def test_code_span_cannot_be_closed(value: str) -> None:
     assert_inert(doc)
     assert html.count("<code>") == 2 and html.count("</code>") == 2
     # The span shows the value (whitespace folded, control characters dropped).
-    kept = re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", "", value)
+    invisible = "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\ufeff\u202a-\u202e\u2066-\u2069]"
+    kept = re.sub(invisible, lambda m: f"\\u{ord(m.group()):04x}", value)
     shown = " ".join(kept.split())
     inner = html.split("<code>")[1].split("</code>")[0]
     assert htmllib.unescape(inner) == shown
+
+
+def test_invisible_characters_are_shown() -> None:
+    assert text("a\u202eb\x1b") == "a\\\\u202eb\\\\u001b"
+    assert code("a\u202eb") == "`a\\u202eb`"
+    assert "\u202e" not in comment("x\u202e")
 
 
 def test_code_fences() -> None:

@@ -7,6 +7,7 @@ import json
 from compiler.diff.compare import UNSET, FieldChange, ObjectChange, Value, show
 from compiler.diff.report import DiffReport, RuleChange
 from compiler.diff.sides import Side, SideStatus
+from compiler.render.text import one_line
 
 JsonOut = object  # what json.dumps takes: built from the typed report, only here
 
@@ -120,7 +121,8 @@ def render_text(report: DiffReport) -> str:
             lines += [f"generated {key}: {p}" for p in paths]
     else:
         lines.append(f"generated files: not compared ({gen.reason})")
-    return "\n".join(lines) + "\n"
+    # Spec text cannot add a line or reach the terminal as a control sequence.
+    return "\n".join(one_line(line) for line in lines) + "\n"
 
 
 def render_markdown(report: DiffReport) -> str:

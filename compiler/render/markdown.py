@@ -23,14 +23,22 @@ _SPECIAL = re.compile(r"([\\`*_\[\]|~])")
 _LEADING = re.compile(r"^([#>+=-])")
 _NUMBERED = re.compile(r"^(\d+)([.)])")
 _BACKTICKS = re.compile(r"`+")
-# C0 controls but tab, line feed and carriage return (whitespace, folded below), and DEL.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Controls and invisible characters but tab, line feed and carriage return (whitespace,
+# folded below): C0 and C1 controls, DEL, line and paragraph separators, the byte-order mark
+# and bidirectional overrides (which could show a reader something else than the text).
+_CONTROL = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\ufeff\u202a-\u202e\u2066-\u2069]"
+)
+
+
+def _visible(value: object) -> str:
+    """`value` as text with every control or invisible character written as `\\uXXXX`."""
+    return _CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", str(value))
 
 
 def text(value: object) -> str:
     """Spec text made inert in Markdown: no HTML, no markup, one line (`<br>` between lines)."""
-    escaped = _CONTROL.sub("", str(value))
-    escaped = escaped.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    escaped = _visible(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     escaped = _SPECIAL.sub(r"\\\1", escaped)
     lines = []
     for raw in escaped.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
@@ -42,7 +50,7 @@ def text(value: object) -> str:
 
 def code(value: object) -> str:
     """An identifier, path or URI as an inline code span that nothing in it can close."""
-    content = " ".join(_CONTROL.sub("", str(value)).split()).replace("|", "\\|")
+    content = " ".join(_visible(value).split()).replace("|", "\\|")
     if not content:
         return ""
     longest = max((len(run) for run in _BACKTICKS.findall(content)), default=0)
@@ -55,7 +63,7 @@ def code(value: object) -> str:
 
 def comment(value: object) -> str:
     """Text for the inside of an HTML comment: one line that cannot end the comment."""
-    flat = " ".join(_CONTROL.sub("", str(value)).split())
+    flat = " ".join(_visible(value).split())
     return html.escape(flat, quote=False).replace("--", "-&#45;")
 
 
