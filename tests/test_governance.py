@@ -239,9 +239,117 @@ def test_policy_type_error(tmp_path: Path) -> None:
 
 
 def test_policy_eval_error(tmp_path: Path) -> None:
-    [(code, _, line, _, message)] = policy(tmp_path, "model", "model.nope == 1")
+    [(code, _, line, _, message)] = policy(tmp_path, "model", "model.training.params.lr == 1")
     assert code == dx.POLICY_EVAL and line == 57
-    assert message == "policy 'p1' failed on model 'recommender': no key 'nope'"
+    assert message == "policy 'p1' failed on model 'recommender': no key 'lr'"
+
+
+@pytest.mark.parametrize(
+    ("kind", "req", "column", "message"),
+    [
+        ("model", "model.risks == 'high'", 7, "model has no field 'risks'; did you mean 'risk'?"),
+        (
+            "model",
+            "has(model.serving.rolout) && true",
+            19,
+            "model.serving has no field 'rolout'; did you mean 'rollout'?",
+        ),
+        ("slo", "slo.sli.latency.treshold == '1s'", 17, "slo.sli.latency has no field 'treshold'"),
+        ("feature", "feature.field.size() > 0", 9, "feature has no field 'field'"),
+        ("source", "source.pii == []", 8, "source has no field 'pii'"),
+    ],
+)
+def test_a_field_the_spec_lacks_fails_at_compile_time(
+    tmp_path: Path, kind: str, req: str, column: int, message: str
+) -> None:
+    # every object would have to reach the typo for the runtime to find it; the check does not
+    [(code, _, line, col, text)] = policy(tmp_path, kind, req)
+    assert (code, line, col) == (dx.POLICY_SYNTAX, 57, 16)
+    assert text.startswith(f"policy 'p1' require at column {column}: {message}")
+
+
+@pytest.mark.parametrize(
+    "req",
+    [
+        "'model.risks' != model.name",  # inside a string literal
+        "model.training.params.anything == 1 || true",  # a map: keys are the spec's data
+        "model.features.all(f, f.size() > 0)",  # past a list, CEL's own methods
+        "model.serving.rollout.strategy in ['canary', 'rolling']",
+    ],
+)
+def test_selections_the_spec_has_compile(tmp_path: Path, req: str) -> None:
+    assert policy(tmp_path, "model", req) == []
+
+
+def test_the_evaluation_budget_is_a_located_error(tmp_path: Path) -> None:
+    items = "[" + ",".join(str(i) for i in range(200)) + "]"
+    req = f"{items}.all(a, {items}.all(b, {items}.all(c, a + b + c >= 0)))"
+    [(code, _, line, col, message)] = policy(tmp_path, "model", req)
+    assert (code, line, col) == (dx.POLICY_EVAL, 57, 16)
+    assert message == "policy 'p1' failed on model 'recommender': Iteration budget exceeded"
+
+
+def _optional_fields(model: type) -> list[str]:
+    return sorted(
+        info.alias or name
+        for name, info in model.model_fields.items()  # type: ignore[attr-defined]
+        if info.default is None and name != "owner"  # owner defaults to metadata.owner
+    )
+
+
+@pytest.mark.parametrize("kind", ["model", "feature", "source", "slo"])
+def test_unset_optional_fields_are_absent_for_has(tmp_path: Path, kind: str) -> None:
+    from compiler.governance.policies import SECTION, SUBJECT_MODELS
+
+    fields = _optional_fields(SUBJECT_MODELS[kind])
+    checked, _ = check_text(tmp_path, BASE)
+    assert checked is not None and fields
+    subject = getattr(checked.project, SECTION[kind])[0]
+    unset = 0
+    for name in fields:
+        present = getattr(subject, name.replace("-", "_")) is not None
+        unset += not present
+        expected = "true" if present else "false"
+        assert policy(tmp_path, kind, f"has({kind}.{name}) == {expected}") == [], name
+    assert unset >= 1, kind  # the BASE spec leaves some of them out
+    nested = {"slo": [("sli", "latency"), ("alerting", "min_request_rate")]}
+    for parent, name in nested.get(kind, []):
+        assert policy(tmp_path, kind, f"!has({kind}.{parent}.{name})") == [], name
+    if kind != "slo":  # owner defaults to metadata.owner: always present
+        assert policy(tmp_path, kind, f"has({kind}.owner)") == []
+
+
+def test_the_documented_explainability_guard_works(tmp_path: Path) -> None:
+    guard = "!has(model.explainability) || model.explainability.method != 'none'"
+    assert policy(tmp_path, "model", guard) == []
+    found = policy(
+        tmp_path, "model", "has(model.explainability) && model.explainability.method != 'none'"
+    )
+    assert [c for c, *_ in found] == ["p1"]  # no explainability: the policy fails, no error
+    with_method = edit(
+        BASE,
+        (
+            "    framework: sklearn\n",
+            "    framework: sklearn\n    explainability: {method: shap}\n",
+        ),
+    )
+    text = edit(
+        with_method,
+        (
+            "  frameworks: [baseline]\n",
+            "  frameworks: [baseline]\n"
+            + POLICY.format(
+                id="p1",
+                desc="A rule",
+                kind="model",
+                when="true",
+                req="has(model.explainability) && model.explainability.method != 'none'",
+                sev="error",
+            ),
+        ),
+    )
+    _, sink = check_text(tmp_path, text)
+    assert [d.code for d in sink.sorted()] == []
 
 
 def test_each_rule_id_is_written_once_and_registered_in_the_table() -> None:

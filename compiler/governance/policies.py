@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import re
+import types
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Union, get_args, get_origin
+
+from pydantic import BaseModel
 
 from compiler import diagnostics as dx
 from compiler.diagnostics import Sink
 from compiler.governance.rules import Result
 from compiler.load import Path, SourceMap
 from compiler.meaning import Index
-from compiler.spec.models import Policy
+from compiler.spec.models import FeatureView, Model, Policy, Slo, Source
 
 _POSITION = re.compile(r"<input>:(\d+):(\d+): ([^\n]*)")
 SECTION = {"model": "models", "feature": "features", "source": "sources", "slo": "slos"}
@@ -74,7 +77,10 @@ def evaluate(program: Any, variable: str, value: dict[str, Any]) -> bool:
     """Evaluate a compiled expression; CEL returns errors as values, so check the type."""
     from cel_expr_python import cel
 
-    result = program.eval(data={variable: value})
+    try:
+        result = program.eval(data={variable: value})
+    except RuntimeError as exc:  # the runtime's own limits, e.g. "Iteration budget exceeded"
+        raise CelError(_tidy(str(exc).removesuffix(" [INTERNAL]"))) from None
     if result.type() == cel.Type.ERROR:
         raise CelError(_tidy(str(result.value())))
     plain = result.plain_value()
@@ -83,11 +89,79 @@ def evaluate(program: Any, variable: str, value: dict[str, Any]) -> bool:
     return plain
 
 
+SUBJECT_MODELS: dict[str, type[BaseModel]] = {
+    "model": Model,
+    "feature": FeatureView,
+    "source": Source,
+    "slo": Slo,
+}
+# `model.serving.rollout` and the like: a selection chain on a subject variable (the CEL
+# grammar's IDENT and field selection), checked against the spec's models.
+_CHAIN = re.compile(r"(?<![\w.])(model|feature|source|slo)((?:\s*\.\s*[A-Za-z_][A-Za-z0-9_]*)+)")
+_STEP = re.compile(r"\.\s*([A-Za-z_][A-Za-z0-9_]*)")
+_STRING = re.compile(
+    "[rRbB]{0,2}(?:"
+    + "|".join(
+        (
+            r"'{3}[\s\S]*?'{3}",
+            r'"{3}[\s\S]*?"{3}',
+            r"'(?:\\.|[^'\\\n])*'",
+            r'"(?:\\.|[^"\\\n])*"',
+        )
+    )
+    + ")"
+)
+
+
+def check_selections(source: str, variable: str) -> None:
+    """CelError at the first field a selection on `variable` names that its kind lacks.
+
+    The CEL runtime types the subject as `dyn` (it declares message types only through
+    protobuf descriptors), so `model.risks` would compile and fail only on the objects that
+    reach it; this check finds the typo at compile time, against the spec's own models.
+    """
+    blanked = _STRING.sub(lambda m: " " * len(m.group()), source)
+    for chain in _CHAIN.finditer(blanked):
+        if chain.group(1) != variable:
+            continue
+        current: Any = SUBJECT_MODELS[variable]
+        where = variable
+        for step in _STEP.finditer(chain.group(2)):
+            name = step.group(1)
+            fields = {info.alias or key: info for key, info in current.model_fields.items()}
+            if name not in fields:
+                hint = dx.suggest(name, fields)
+                column = chain.start(2) + step.start(1) + 1
+                line = source.count("\n", 0, column - 1)
+                raise CelError(
+                    f"{where} has no field '{name}'" + (f"; {hint}" if hint else ""),
+                    column if line == 0 else None,
+                )
+            inner = _model_of(fields[name].annotation)
+            if inner is None:
+                break  # a list, a map or a scalar: what follows is CEL's, not the spec's
+            current = inner
+            where = f"{where}.{name}"
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    """The model class an annotation holds directly (through Optional), else None."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if get_origin(annotation) in (Union, types.UnionType):
+        found = [_model_of(arg) for arg in get_args(annotation)]
+        models = [m for m in found if m is not None]
+        return models[0] if len(models) == 1 else None
+    return None
+
+
 def _subjects(ix: Index, kind: str) -> list[tuple[str, dict[str, Any]]]:
     items: list[Any] = getattr(ix.project, SECTION[kind])
     out = []
     for item in items:
-        data = item.model_dump(mode="json", by_alias=True)
+        # An unset optional field is absent, not null, so that has() tells them apart:
+        # `has(model.explainability) && model.explainability.method != 'none'` must hold up.
+        data = item.model_dump(mode="json", by_alias=True, exclude_none=True)
         if kind in ("model", "feature", "source") and data.get("owner") is None:
             data["owner"] = ix.project.metadata.owner
         out.append((item.name, data))
@@ -105,7 +179,9 @@ def compile_policies(ix: Index, smap: SourceMap, sink: Sink) -> list[Compiled]:
         programs: dict[str, Any] = {}
         for key in ("when", "require"):
             try:
-                programs[key] = compile_expression(env, getattr(policy, key))
+                source = getattr(policy, key)
+                check_selections(source, policy.applies_to)
+                programs[key] = compile_expression(env, source)
             except CelError as exc:
                 where = f" at column {exc.column}" if exc.column else ""
                 sink.error(
@@ -137,7 +213,9 @@ def run_policies(
                     dx.POLICY_EVAL,
                     f"policy '{policy.id}' failed on {kind} '{name}': {exc}",
                     smap.span(("governance", "policies", item.index, "require")),
-                    hint="guard optional fields with has(), e.g. has(model.card.limitations)",
+                    hint="the runtime bounds the work of one evaluation; iterate over less"
+                    if "budget" in str(exc)
+                    else "guard optional fields with has(), e.g. has(model.card.limitations)",
                 )
                 continue
             message = f"{kind} '{name}' breaks policy '{policy.id}': {policy.description}"
