@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -248,14 +250,43 @@ def test_an_object_too_large_for_the_api_server_stops_the_build(tmp_path: Path) 
     assert run_mlopsc("build", str(spec), "-o", str(out), "--only", "kubernetes").returncode == 0
 
 
-def test_object_bytes_measures_each_object_not_the_file() -> None:
-    from compiler.targets.kubernetes import MAX_OBJECT_BYTES, EnvFile, ObjectTooLarge, object_bytes
+def test_manifests_are_measured_object_by_object() -> None:
+    from compiler.targets.k8s_manifests import MAX_OBJECT_BYTES, ObjectTooLarge, manifest_text
 
     half = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a", "namespace": "n"}}
     half["data"] = {"k": "y" * (MAX_OBJECT_BYTES // 2)}
-    text = object_bytes("kubernetes/x", EnvFile("f.yaml", [half, half, half], ("models", 0)))
+    text = manifest_text("kubernetes/x/f.yaml", [half, half, half], source=("models", 0))
     assert len(text) > MAX_OBJECT_BYTES and text.count(b"kind: ConfigMap") == 3
     half["data"] = {"k": "y" * MAX_OBJECT_BYTES}
     with pytest.raises(ObjectTooLarge, match=r"kubernetes/x/f.yaml: ConfigMap n/a would be") as err:
-        object_bytes("kubernetes/x", EnvFile("f.yaml", [half], ("models", 3)))
+        manifest_text("kubernetes/x/f.yaml", [half], source=("models", 3))
     assert err.value.path == ("models", 3) and err.value.code == "MLC415"
+
+
+def test_no_kubernetes_object_over_the_limit_is_ever_written(tmp_path: Path) -> None:
+    """Many SLOs in one environment: the build either splits its objects so that each fits, or
+    stops with MLC415 at `slos:`; it never writes an object the API server would refuse."""
+    from compiler.targets.k8s_manifests import MAX_OBJECT_BYTES
+    from tests.conftest import ROOT, run_mlopsc
+
+    spec = tmp_path / "mlops.yaml"
+    gen = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "gen_spec.py"), "150"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    spec.write_text(gen.stdout)
+    out = tmp_path / "out"
+    result = run_mlopsc("build", str(spec), "-o", str(out), "--only", "kubernetes,monitoring")
+    if result.returncode == 1:
+        line = next(ln for ln in result.stderr.splitlines() if "error[MLC415]" in ln)
+        first_slo = gen.stdout.splitlines().index("slos:") + 2  # the list under `slos:`
+        assert line.startswith(f"{spec}:{first_slo}:") and "PrometheusRule" in line
+        assert not out.exists()
+        return
+    assert result.returncode == 0, result.stderr
+    for path in (out / "kubernetes").rglob("*.yaml"):
+        for doc in yaml.safe_load_all(path.read_text()):
+            if doc:
+                assert len(json.dumps(doc, separators=(",", ":"))) <= MAX_OBJECT_BYTES, path

@@ -15,7 +15,8 @@ from compiler.plan import JOB_DEFAULTS, EnvPlan, ModelPlan, Plan, SpecPath, k8s_
 from compiler.render.yaml import yaml_text
 from compiler.targets import contributed_env_files
 from compiler.targets.admission import admission_files
-from compiler.targets.base import ModuleTarget, TargetError
+from compiler.targets.base import ModuleTarget
+from compiler.targets.k8s_manifests import manifest_text
 from compiler.targets.k8s_pods import (
     Obj,
     config_name,
@@ -29,23 +30,8 @@ from compiler.targets.k8s_pods import (
 from compiler.targets.k8s_serving import deployment_objects, kserve_objects
 
 NAME = "kubernetes"
-# The API server refuses a request body over 3 MiB and etcd a value over 1.5 MiB; 1 MiB leaves
-# room for what the cluster adds (managedFields, status).
-MAX_OBJECT_BYTES = 1024 * 1024
-OBJECT_TOO_LARGE = "MLC415"
 # A valid schedule for a suspended CronJob: training without a schedule runs only by hand.
 MANUAL_ONLY = "0 0 1 1 *"
-
-
-class ObjectTooLarge(TargetError):
-    """An object the API server would refuse; `path` is the spec key it comes from."""
-
-    def __init__(self, message: str, path: SpecPath) -> None:
-        hint = (
-            "the API server refuses objects over about 1.5 MiB (etcd's limit); make the spec "
-            "values that land in this object smaller"
-        )
-        super().__init__(OBJECT_TOO_LARGE, message, path, hint)
 
 
 @dataclass(frozen=True)
@@ -176,43 +162,23 @@ def env_files(plan: Plan, ep: EnvPlan) -> list[EnvFile]:
     return sorted(files, key=lambda f: f.name)
 
 
-def object_bytes(folder: str, file: EnvFile) -> bytes:
-    """The file's YAML, each object checked against the API server's size limit.
-
-    The limit applies to what a client sends: compact JSON for kubectl and Argo CD, which is
-    smaller than this YAML; both are measured so that neither form can pass the limit."""
-    parts: list[bytes] = []
-    for obj in file.objects:
-        text = yaml_text([obj])
-        size = max(len(text), len(json.dumps(obj, separators=(",", ":")).encode()))
-        if size > MAX_OBJECT_BYTES:
-            m = obj.get("metadata", {})
-            raise ObjectTooLarge(
-                f"{folder}/{file.name}: {obj.get('kind')} {m.get('namespace', '-')}/"
-                f"{m.get('name')} would be {size:,} bytes, over the {MAX_OBJECT_BYTES:,} bytes "
-                "mlopsc allows one Kubernetes object",
-                file.source,
-            )
-        parts.append(text)
-    return b"---\n".join(parts)
-
-
 def render(plan: Plan) -> list[Artifact]:
-    header = plan.header("#").encode()
+    header = plan.header("#")
     artifacts: list[Artifact] = []
     for ep in plan.environments:
         folder = f"kubernetes/{ep.name}"
         files = env_files(plan, ep)
         for file in files:
-            body = object_bytes(folder, file)
-            artifacts.append(Artifact(f"{folder}/{file.name}", header + body))
+            path = f"{folder}/{file.name}"
+            text = manifest_text(path, file.objects, source=file.source, header=header)
+            artifacts.append(Artifact(path, text))
         kustomization = {
             "apiVersion": "kustomize.config.k8s.io/v1beta1",
             "kind": "Kustomization",
             "resources": sorted([f.name for f in files] + contributed_env_files(plan, ep)),
         }
         artifacts.append(
-            Artifact(f"{folder}/kustomization.yaml", header + yaml_text([kustomization]))
+            Artifact(f"{folder}/kustomization.yaml", yaml_text([kustomization], header=header))
         )
     return artifacts
 

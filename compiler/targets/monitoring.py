@@ -15,6 +15,7 @@ from compiler.plan import EnvPlan, Plan, SloPlan, k8s_name
 from compiler.render.yaml import json_text, yaml_text
 from compiler.targets import alertmanager, grafana, prometheus, prometheus_tests
 from compiler.targets.base import ModuleTarget
+from compiler.targets.k8s_manifests import manifest_text
 
 NAME = "monitoring"
 RULES = "monitoring/prometheus/rules"
@@ -51,9 +52,10 @@ def render(plan: Plan) -> list[Artifact]:
     artifacts: list[Artifact] = []
     for ep in plan.environments:
         for name, objects in prometheus_rule_files(plan, ep):
-            artifacts.append(
-                Artifact(f"kubernetes/{ep.name}/{name}", yaml_text(objects, header=header))
-            )
+            path = f"kubernetes/{ep.name}/{name}"
+            # through the one Kubernetes serializer: no object over the API server's limit
+            text = manifest_text(path, objects, source=("slos",), header=header)
+            artifacts.append(Artifact(path, text))
     for name, file_header, rules in prometheus.rule_files(plan):
         artifacts.append(Artifact(f"{RULES}/{name}", yaml_text([rules], header=file_header)))
     for sp in plan.slos:
