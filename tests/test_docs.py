@@ -254,9 +254,8 @@ def _document_lines(tmp_path: Path, models: int) -> int:
     sys.settrace(tracer)
     try:
         facts = docs.report_facts(plan)
-        lookups = docs.Lookups.of(plan, facts)
         for m in plan.models:
-            docs.model_card(plan, facts, m, lookups=lookups)
+            docs.model_card(plan, facts, m)
     finally:
         sys.settrace(None)
     return count

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from compiler.artifact import Artifact
 from compiler.history import NO_HISTORY, History
-from compiler.plan import EnvPlan, FeatureView, Model, Plan, Slo, Source
+from compiler.plan import EnvPlan, Model, Plan, Slo
 from compiler.render.markdown import environment
 from compiler.targets.base import ModuleTarget
 from compiler.targets.report import Counts, ReportFacts, RuleRow, report_facts
@@ -159,30 +159,13 @@ def _serving(plan: Plan, model: str) -> list[EnvServing]:
     return rows
 
 
-@dataclass(frozen=True)
-class Lookups:
-    """Tables by name, built once per render so that a card never scans every model."""
-
-    views: dict[str, FeatureView]
-    sources: dict[str, Source]
-    counts: dict[str, Counts]
-
-    @classmethod
-    def of(cls, plan: Plan, facts: ReportFacts) -> Lookups:
-        return cls(
-            views={v.name: v for v in plan.views},
-            sources={s.name: s for s in plan.sources},
-            counts={c.label: c for c in facts.model_counts},
-        )
-
-
-def model_card(plan: Plan, facts: ReportFacts, m: Model, *, lookups: Lookups) -> ModelCard:
+def model_card(plan: Plan, facts: ReportFacts, m: Model) -> ModelCard:
     """The facts of one model's card."""
     owner = plan.owner(m.owner)
     ev = m.evaluation
     fair = ev.fairness if ev else None
     refs = plan.model_features.get(m.name, ())
-    views, sources = lookups.views, lookups.sources
+    views, sources = plan.view_by_name, plan.source_by_name
     training: list[tuple[str, str]] = []
     training_sources: list[SourceRow] = []
     if m.training is not None:
@@ -260,7 +243,7 @@ def model_card(plan: Plan, facts: ReportFacts, m: Model, *, lookups: Lookups) ->
             for s in plan.slos_by_model[m.name]
         ],
         rules=facts.rows_by_model[m.name],
-        counts=lookups.counts[m.name],
+        counts=facts.counts_by_model[m.name],
     )
 
 
@@ -270,8 +253,7 @@ def render_documents(plan: Plan, *, history: History = NO_HISTORY) -> list[Artif
 
     env = environment()
     facts = report_facts(plan)
-    lookups = Lookups.of(plan, facts)
-    cards = [model_card(plan, facts, m, lookups=lookups) for m in plan.models]
+    cards = [model_card(plan, facts, m) for m in plan.models]
     graph = lineage(plan)
     context = {
         "facts": facts,

@@ -121,6 +121,7 @@ class ReportFacts:
     today: str
     frameworks: list[str]
     model_counts: list[Counts]
+    counts_by_model: dict[str, Counts]
     other_counts: Counts
     framework_counts: list[Counts]
     totals: Counts
@@ -285,6 +286,7 @@ def report_facts(plan: Plan) -> ReportFacts:
     rows = rule_rows(plan)
     by_model = rows_by_model(plan, rows)
     other = [r for r in rows if r.subject_kind != "model"]
+    model_counts = [_count(m.name, by_model[m.name], risk=m.risk) for m in plan.models]
     by_framework: dict[str, list[RuleRow]] = {}
     for row in rows:
         by_framework.setdefault(row.framework, []).append(row)
@@ -305,7 +307,8 @@ def report_facts(plan: Plan) -> ReportFacts:
         version=plan.version,
         today=plan.governance.today.isoformat(),
         frameworks=[FRAMEWORK_NAMES.get(f, f) for f in frameworks],
-        model_counts=[_count(m.name, by_model[m.name], risk=m.risk) for m in plan.models],
+        model_counts=model_counts,
+        counts_by_model={c.label: c for c in model_counts},
         other_rows=other,
         other_counts=_count("data, environments and SLOs", other),
         framework_counts=[
