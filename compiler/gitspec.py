@@ -90,12 +90,18 @@ def _matches(name: str, pattern: str) -> bool:
     )
 
 
+def _safe(name: str) -> bool:
+    return all(part not in ("", ".", "..") for part in name.split("/"))
+
+
 def materialize(root: str, commit: str, spec_rel: str, into: str) -> bool:
     """Write the spec at `commit` and the files it includes into `into`; False if absent."""
     listing = _git(root, "ls-tree", "-r", "-z", "--name-only", commit)
     if listing.returncode != 0:
         raise GitProblem(listing.stderr.decode(errors="replace").strip() or "git ls-tree failed")
-    names = [n for n in listing.stdout.decode().split("\0") if n]
+    # A crafted tree can hold entries named "." or ".." (git mktree accepts them): such a
+    # name is never read, so nothing is written outside `into`.
+    names = [n for n in os.fsdecode(listing.stdout).split("\0") if n and _safe(n)]
     if spec_rel not in names:
         return False
     queue, seen = [spec_rel], {spec_rel}

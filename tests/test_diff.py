@@ -327,6 +327,35 @@ def test_text_output_keeps_spec_text_on_its_line(repo: Path, base_spec: Spec) ->
     assert "\x1b" not in text and "ok\\u000anewly passing EVIL on all\\u001b[2J" in text
 
 
+def test_a_crafted_tree_cannot_write_outside_the_scratch_folder(
+    repo: Path, base_spec: Spec, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """git mktree accepts an entry named '..': the base side skips it (git show would refuse
+    it anyway), so the diff still compares, and nothing lands beside its scratch folder."""
+
+    def run(*args: str, stdin: str | None = None) -> str:
+        done = subprocess.run(
+            ["git", *args], cwd=repo, input=stdin, capture_output=True, text=True, check=True
+        )
+        return done.stdout.strip()
+
+    evil = {**base_spec, "include": ["../escape.yaml"]}
+    spec_blob = run("hash-object", "-w", "--stdin", stdin=yaml.safe_dump(evil, sort_keys=False))
+    payload = run("hash-object", "-w", "--stdin", stdin="models: []\n")
+    inner = run("mktree", stdin=f"100644 blob {payload}\tescape.yaml\n")
+    root = run("mktree", stdin=f"100644 blob {spec_blob}\tmlops.yaml\n040000 tree {inner}\t..\n")
+    commit = run("-c", "user.name=t", "-c", "user.email=t@e.x", "commit-tree", root, "-m", "evil")
+    run("update-ref", "refs/heads/evil", commit)
+    scratch = tmp_path_factory.mktemp("scratch")
+    done = run_mlopsc(
+        "diff", "mlops.yaml", "--base", "evil", "--format", "json", cwd=repo,
+        env={"TMPDIR": str(scratch)},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["base"]["status"] in ("unreadable", "invalid")
+    assert list(scratch.iterdir()) == []  # nothing left, nothing written beside the scratch
+
+
 def test_bad_ref_and_not_a_repo(repo: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
     done = run_mlopsc("diff", "mlops.yaml", "--base", "no-such-branch", cwd=repo)
     assert done.returncode == 2 and "names no commit" in done.stderr
