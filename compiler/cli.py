@@ -6,7 +6,7 @@ import io
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 
@@ -300,24 +300,47 @@ out_option = click.option(
 )
 
 
+def _emit_failed(out: str, exc: Any) -> NoReturn:
+    """Raise what an EmitError means: a path mlopsc may not take is Invalid (1), an I/O
+    problem UsageProblem (2); each problem is said with its path, and that OUT is as it was."""
+    for problem in exc.problems[:-1]:
+        click.echo(
+            f"{os.path.join(out, problem.path)}: error[{problem.code}]: {problem.message}",
+            err=True,
+        )
+    last = exc.problems[-1]
+    where = (
+        f"{os.path.join(out, last.path)}: error[{last.code}]: {last.message}\n"
+        f"mlopsc: nothing changed in {out}"
+    )
+    if exc.io:
+        raise errors.UsageProblem(where) from None
+    raise errors.Invalid(where) from None
+
+
 def write_or_raise(
-    out: str, artifacts: list[Any], info: Any, only: set[str] | None
+    out: str, artifacts: list[Any], info: Any, only: set[str] | None, *, force: bool = False
 ) -> tuple[int, list[str]]:
-    """Write the outputs; a foreign file is Invalid (1), an I/O problem 2, each with its path.
-    Hand edits that the build overwrote are said, so nobody loses work silently."""
+    """Write the outputs, or leave OUT as it was and raise (see _emit_failed). Paths taken
+    over with --force and files mlopsc did not write in its folders are said."""
     from compiler.emit import EmitError, write_outputs
 
     try:
-        written = write_outputs(out, artifacts, info, only=only)
+        written = write_outputs(out, artifacts, info, only=only, force=force)
     except EmitError as exc:
-        where = f"{os.path.join(out, exc.path)}: error[{exc.code}]: {exc}"
-        if exc.code == dx.FOREIGN_FILE:
-            raise errors.Invalid(where) from None
-        raise errors.UsageProblem(where) from None
+        _emit_failed(out, exc)
+    if written.recovered:
+        click.echo(f"mlopsc: cleaned up after an interrupted build in {out}", err=True)
     for rel in written.edited:
         click.echo(
-            f"{os.path.join(out, rel)}: warning[{dx.EDITED}]: hand edits replaced by the "
-            "generated file (change the spec instead)",
+            f"{os.path.join(out, rel)}: warning[{dx.EDITED}]: taken over with --force "
+            "(hand edits or a file mlopsc did not write replaced)",
+            err=True,
+        )
+    for rel in written.unknown:
+        click.echo(
+            f"{os.path.join(out, rel)}: warning[{dx.EXTRA}]: not written by mlopsc, in a folder "
+            "it generates (it would be deployed with it); move it elsewhere",
             err=True,
         )
     return written.changed, written.removed
@@ -332,14 +355,26 @@ def write_or_raise(
     metavar="TARGET,...",
     help="Build only these targets: kubernetes, argocd, github, gitlab, monitoring, feast, docs.",
 )
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Take over paths build would otherwise refuse: overwrite or remove generated files "
+    "edited by hand, replace files mlopsc did not write, links, special files and empty "
+    "folders where it writes a file (never a folder with contents, never through a link).",
+)
 @format_option("Format of diagnostics.")
-def build(spec: str, out: str, only: str | None, fmt: str) -> int:
-    """Validate SPEC, then write every output under OUT atomically: an invalid spec leaves
-    OUT untouched, files mlopsc did not generate are never overwritten, and generated files
-    that no longer belong are removed."""
+def build(spec: str, out: str, only: str | None, force: bool, fmt: str) -> int:
+    """Validate SPEC, then write every output under OUT, all or nothing. An invalid spec
+    leaves OUT untouched. Only files whose bytes are what mlopsc wrote (per
+    mlopsc.lock.json) are overwritten or removed; anything else in the way (a hand edit, a
+    file mlopsc did not write, a folder, a symbolic link) is kept and named, exit 1, unless
+    --force. Nothing outside OUT is changed; links below OUT are never followed. An I/O error
+    exits 2 with OUT as it was; a killed build is finished by the next one."""
 
     _, artifacts, info, selected, sink = _compile(spec, out, only, fmt)
-    changed, removed = write_or_raise(out, artifacts, info, set(selected) if selected else None)
+    changed, removed = write_or_raise(
+        out, artifacts, info, set(selected) if selected else None, force=force
+    )
     if fmt in ("json", "sarif"):
         emit_diagnostics(sink, fmt, notes=False)
     click.echo(
@@ -356,29 +391,38 @@ def build(spec: str, out: str, only: str | None, fmt: str) -> int:
 @format_option("Format of diagnostics.")
 def check(spec: str, out: str, fmt: str) -> int:
     """Exit 0 when OUT holds exactly what `build` would write now; else list each stale,
-    missing, hand-edited or extra generated file and exit 1."""
+    missing, hand-edited or extra generated file, any file mlopsc did not write in a folder it
+    generates, and what an interrupted build left, and exit 1. Reads only."""
     from compiler.emit import EmitError, check_outputs
 
     _, artifacts, info, _, _ = _compile(spec, out, None, fmt)
     try:
         findings = check_outputs(out, artifacts, info)
     except EmitError as exc:
-        raise errors.Invalid(f"{os.path.join(out, exc.path)}: error[{exc.code}]: {exc}") from None
-    codes = {"stale": dx.STALE, "missing": dx.MISSING_OUT, "edited": dx.EDITED, "extra": dx.EXTRA}
+        _emit_failed(out, exc)
     sink = Sink()  # json and sarif: the findings are the document
-    words = {
-        "stale": "is stale: the spec changed since it was built",
-        "missing": "is missing",
-        "edited": "was edited by hand",
-        "extra": "is no longer generated by the spec",
+    rebuild = "run `mlopsc build` to bring it in sync"
+    said = {  # kind: (code, words, hint)
+        "stale": (dx.STALE, "is stale: the spec changed since it was built", rebuild),
+        "missing": (dx.MISSING_OUT, "is missing", rebuild),
+        "edited": (dx.EDITED, "was edited by hand", "put the change into the spec"),
+        "extra": (dx.EXTRA, "is no longer generated by the spec", rebuild),
+        "unknown": (
+            dx.EXTRA,
+            "was not written by mlopsc, in a folder it generates (it would be deployed with it)",
+            "move it out of the generated folder",
+        ),
+        "blocked": (
+            dx.FOREIGN_FILE,
+            "is not a regular file (a folder, symbolic link or special file) where mlopsc "
+            "writes or reads one",
+            "remove it, then run `mlopsc build`",
+        ),
+        "leftover": (dx.EXTRA, "is left over from an interrupted build", rebuild),
     }
     for f in findings:
-        sink.error(
-            codes[f.kind],
-            f"{f.path} {words[f.kind]}",
-            dx.Span(os.path.join(out, f.path)),
-            hint="run `mlopsc build` to bring it in sync",
-        )
+        code, words, hint = said[f.kind]
+        sink.error(code, f"{f.path} {words}", dx.Span(os.path.join(out, f.path)), hint=hint)
     emit_diagnostics(sink, fmt)
     if findings:
         raise errors.Invalid(

@@ -298,8 +298,10 @@ FEAST_UNSUPPORTED = _code(
 FOREIGN_FILE = _code(
     "MLC401",
     "output would overwrite a file mlopsc did not generate",
-    "build writes only the files it generated before (per mlopsc.lock.json); move the file away "
-    "or choose another output folder.",
+    "build overwrites or removes only regular files whose bytes are what it wrote (per "
+    "mlopsc.lock.json); a hand-edited file, a file it did not write, a folder, a symbolic link "
+    "or a special file in the way is kept and named, and nothing changes. Move it away, or run "
+    "`mlopsc build --force` to take it over (never a folder with contents, never through a link).",
 )
 STALE = _code("MLC402", "generated file is stale", "Run mlopsc build to update it.")
 MISSING_OUT = _code("MLC403", "generated file is missing", "Run mlopsc build to write it.")
@@ -311,7 +313,10 @@ EDITED = _code(
 EXTRA = _code(
     "MLC405",
     "generated file no longer belongs",
-    "The lock file lists it but the spec no longer produces it; run mlopsc build to remove it.",
+    "The lock file lists it but the spec no longer produces it (run mlopsc build to remove it); "
+    "or mlopsc did not write it but it sits in a folder mlopsc generates, where it would be "
+    "deployed with the generated files (move it elsewhere); or an interrupted build left it "
+    "(the next build removes it).",
 )
 WRITE_FAILED = _code("MLC406", "could not write the outputs", "An I/O error while writing.")
 NO_LOCK = _code(

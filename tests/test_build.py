@@ -107,9 +107,15 @@ def test_check_reports_each_kind_of_drift(tmp_path: Path) -> None:
     assert ("MLC403", "kubernetes/staging/namespace.yaml") in found
     assert ("MLC402", "kubernetes/production/model-fraud-detector.yaml") in found
     assert ("MLC402", "mlopsc.lock.json") in found
-    rebuilt = run_mlopsc("build", str(spec), "-o", str(out))
+    refused = run_mlopsc("build", str(spec), "-o", str(out))
+    assert refused.returncode == 1
+    assert "argocd/staging.yaml: error[MLC401]: argocd/staging.yaml was edited by hand" in (
+        refused.stderr
+    )
+    assert (out / "argocd" / "staging.yaml").read_text() == "edited\n"
+    rebuilt = run_mlopsc("build", str(spec), "-o", str(out), "--force")
     assert rebuilt.returncode == 0
-    assert "argocd/staging.yaml: warning[MLC404]: hand edits replaced" in rebuilt.stderr
+    assert "argocd/staging.yaml: warning[MLC404]: taken over with --force" in rebuilt.stderr
     assert run_mlopsc("check", str(spec), "-o", str(out)).returncode == 0
 
 

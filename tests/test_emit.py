@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from compiler import emit
 from compiler.artifact import Artifact
 from compiler.emit import LOCK, EmitError, LockInfo, check_outputs, write_outputs
 from compiler.render.yaml import yaml_text
@@ -87,18 +86,20 @@ def test_failed_swap_rolls_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     real_replace = os.replace
     calls = {"n": 0}
 
-    def flaky(src: str, dst: str) -> None:
+    def flaky(src: str, dst: str, **kwargs: int) -> None:
         calls["n"] += 1
-        if calls["n"] == 3:  # after the first file moved in, fail the next move
+        if calls["n"] == 4:  # journal, then a.yaml aside and in: fail moving b.yaml aside
             raise OSError(28, "No space left on device")
-        real_replace(src, dst)
+        real_replace(src, dst, **kwargs)
 
-    monkeypatch.setattr(emit.os, "replace", flaky)
+    monkeypatch.setattr(os, "replace", flaky)
     with pytest.raises(EmitError) as caught:
         write_outputs(str(out), [art("a.yaml", "new a"), art("b.yaml", "new b")], INFO)
-    assert caught.value.code == "MLC406"
-    monkeypatch.setattr(emit.os, "replace", real_replace)
+    monkeypatch.setattr(os, "replace", real_replace)
+    assert caught.value.code == "MLC406" and caught.value.io
+    assert "No space left on device" in str(caught.value)
     assert tree(out) == before
+    assert sorted(p.name for p in out.iterdir()) == ["a.yaml", "b.yaml", LOCK]
 
 
 def test_unsafe_paths_are_rejected() -> None:
@@ -175,11 +176,21 @@ def test_yaml_text_has_no_anchors_and_keeps_order() -> None:
     assert text.startswith("# h\nz:\n  b: 1\n  a: 2\n")
 
 
-def test_overwritten_hand_edits_are_reported(tmp_path: Path) -> None:
+def test_hand_edits_are_kept_unless_forced(tmp_path: Path) -> None:
     out = tmp_path / "out"
     write_outputs(str(out), [art("a.yaml", "1"), art("b.yaml", "1"), art("gone.yaml", "1")], INFO)
     (out / "a.yaml").write_text("hand edit")
     (out / "gone.yaml").write_text("hand edit")
-    written = write_outputs(str(out), [art("a.yaml", "1"), art("b.yaml", "2")], INFO)
+    before = tree(out)
+    with pytest.raises(EmitError) as caught:
+        write_outputs(str(out), [art("a.yaml", "1"), art("b.yaml", "2")], INFO)
+    assert not caught.value.io
+    assert [(p.code, p.path) for p in caught.value.problems] == [
+        ("MLC401", "a.yaml"),
+        ("MLC401", "gone.yaml"),
+    ]
+    assert tree(out) == before
+    written = write_outputs(str(out), [art("a.yaml", "1"), art("b.yaml", "2")], INFO, force=True)
     assert written.edited == ["a.yaml", "gone.yaml"]
     assert (out / "a.yaml").read_text() == "1"
+    assert not (out / "gone.yaml").exists()

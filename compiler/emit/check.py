@@ -1,0 +1,67 @@
+"""Check: every difference between OUT and what build would write now, read-only."""
+
+from __future__ import annotations
+
+import hashlib
+
+from compiler.emit.base import IO_FAILED, Artifact, EmitError, Finding, Problem, io_error
+from compiler.emit.fsroot import Root
+from compiler.emit.state import JOURNAL, LOCK, STAGE_PREFIX, LockInfo, StateError, lock_content
+from compiler.emit.state import read_lock as _read_lock
+from compiler.emit.write import lock_entries, unknown_files
+
+
+def check_outputs(out_dir: str, artifacts: list[Artifact], info: LockInfo) -> list[Finding]:
+    """Every difference between out_dir and what build would write now."""
+    try:
+        root = Root.open(out_dir, create=False)
+    except OSError as exc:
+        raise io_error("", "open the output folder", exc) from None
+    try:
+        return _check(root, artifacts, info)
+    except StateError as exc:
+        raise EmitError([Problem(IO_FAILED, exc.path, str(exc))]) from None
+    except OSError as exc:
+        raise io_error(exc.filename or "", "read", exc) from None
+    finally:
+        if root is not None:
+            root.close()
+
+
+def _check(root: Root | None, artifacts: list[Artifact], info: LockInfo) -> list[Finding]:
+    wanted = {a.path: a for a in artifacts}
+    if root is None:
+        return [Finding("missing", p) for p in sorted([LOCK, *wanted])]
+    findings: list[Finding] = []
+    previous = _read_lock(root)
+    entries = lock_entries(artifacts, previous or {}, None)
+    if previous is None:
+        findings.append(Finding("missing", LOCK))
+        previous = {}
+    else:
+        expected = hashlib.sha256(lock_content(entries, info)).hexdigest()
+        if root.node(LOCK).sha256 != expected:
+            findings.append(Finding("stale", LOCK))
+    for rel, art in sorted(wanted.items()):
+        node = root.node(rel)
+        if node.kind == "missing":
+            findings.append(Finding("missing", rel))
+        elif node.kind == "blocked":
+            findings.append(Finding("blocked", node.blocker))
+        elif node.kind != "file":
+            findings.append(Finding("blocked", rel))
+        elif node.sha256 != art.sha256:
+            edited = rel in previous and previous[rel][0] != node.sha256
+            findings.append(Finding("edited" if edited else "stale", rel))
+    for rel in sorted(set(previous) - set(wanted)):
+        node = root.node(rel, hash_file=False)
+        if node.kind == "blocked":
+            findings.append(Finding("blocked", node.blocker))
+        elif node.kind != "missing":
+            findings.append(Finding("extra", rel))
+    findings += [Finding("unknown", rel) for rel in unknown_files(root, entries)]
+    for name, _ in root.listdir(""):
+        if name == JOURNAL or name.startswith(STAGE_PREFIX):
+            findings.append(Finding("leftover", name))
+    unique = {(f.kind, f.path): f for f in findings}
+    return sorted(unique.values(), key=lambda f: (f.path, f.kind))

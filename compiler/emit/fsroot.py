@@ -1,0 +1,220 @@
+"""The output folder as a file descriptor: every path below it is resolved without following
+symbolic links, so that nothing outside it can be created, changed or removed.
+
+OUT itself is named by the user on the command line and is resolved once, when it is opened
+(it may be a link to the real folder). Below OUT, a link, a file where a folder is needed, or
+anything but a regular file where a file is read, is reported, never followed.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import hashlib
+import os
+import stat
+from dataclasses import dataclass
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+# O_NONBLOCK: opening a FIFO that slipped in between lstat and open must not hang.
+_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+_NEW_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+class Blocked(Exception):
+    """A path component below OUT that mlopsc will not go through."""
+
+    def __init__(self, rel: str, reason: str) -> None:
+        super().__init__(f"{rel} {reason}")
+        self.rel = rel
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Node:
+    """What is at a path below OUT, looked at without following links."""
+
+    kind: str  # missing | file | dir | link | other | blocked
+    sha256: str | None = None
+    blocker: str = ""  # for blocked: the component in the way
+    reason: str = ""  # for blocked: why
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISREG(mode):
+        return "file"
+    if stat.S_ISDIR(mode):
+        return "dir"
+    if stat.S_ISLNK(mode):
+        return "link"
+    return "other"
+
+
+def describe(kind: str) -> str:
+    return {
+        "dir": "a folder",
+        "link": "a symbolic link",
+        "other": "a special file (FIFO, socket or device)",
+        "file": "a file",
+    }.get(kind, kind)
+
+
+class Root:
+    """An open output folder. Paths are relative, '/'-separated and already validated."""
+
+    def __init__(self, path: str, fd: int) -> None:
+        self.path = path
+        self.fd = fd
+        self._dirs: dict[str, int] = {"": fd}
+
+    @classmethod
+    def open(cls, path: str, *, create: bool) -> Root | None:
+        """Open OUT (None when it does not exist and create is False)."""
+        real = os.path.realpath(path)
+        if create:
+            os.makedirs(real, exist_ok=True)
+        try:
+            fd = os.open(real, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            if create:
+                raise
+            return None
+        return cls(path, fd)
+
+    def close(self) -> None:
+        for fd in self._dirs.values():
+            os.close(fd)
+        self._dirs.clear()
+
+    def lock(self) -> bool:
+        """Take the output folder for this build (False when another build holds it)."""
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+    def dir(self, rel: str, *, create: bool = False, made: list[str] | None = None) -> int | None:
+        """The fd of folder rel ('' is OUT); None when missing and not created.
+
+        Raises Blocked for a link or a non-folder on the way; created folders go into `made`."""
+        if rel in self._dirs:
+            return self._dirs[rel]
+        head, _, name = rel.rpartition("/")
+        parent = self.dir(head, create=create, made=made)
+        if parent is None:
+            return None
+        try:
+            st = os.stat(name, dir_fd=parent, follow_symlinks=False)
+        except FileNotFoundError:
+            if not create:
+                return None
+            os.mkdir(name, 0o777, dir_fd=parent)
+            if made is not None:
+                made.append(rel)
+            st = os.stat(name, dir_fd=parent, follow_symlinks=False)
+        if not stat.S_ISDIR(st.st_mode):
+            kind = _kind(st.st_mode)
+            raise Blocked(rel, f"is {describe(kind)} where mlopsc needs a folder")
+        try:
+            fd = os.open(name, _DIR_FLAGS, dir_fd=parent)
+        except OSError as exc:
+            if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+                raise Blocked(rel, "changed while mlopsc looked at it") from None
+            raise
+        self._dirs[rel] = fd
+        return fd
+
+    def forget(self, rel: str) -> None:
+        """Drop cached folder fds at and below rel (after it was removed or moved)."""
+        for key in [k for k in self._dirs if k == rel or k.startswith(rel + "/")]:
+            if key:
+                os.close(self._dirs.pop(key))
+
+    def parent(self, rel: str) -> tuple[int | None, str]:
+        head, _, name = rel.rpartition("/")
+        return self.dir(head), name
+
+    def node(self, rel: str, *, hash_file: bool = True) -> Node:
+        """What is at rel; a file is hashed."""
+        try:
+            parent, name = self.parent(rel)
+        except Blocked as exc:
+            return Node("blocked", blocker=exc.rel, reason=exc.reason)
+        if parent is None:
+            return Node("missing")
+        try:
+            st = os.stat(name, dir_fd=parent, follow_symlinks=False)
+        except FileNotFoundError:
+            return Node("missing")
+        kind = _kind(st.st_mode)
+        if kind != "file" or not hash_file:
+            return Node(kind)
+        return Node("file", self._sha(parent, name))
+
+    def _sha(self, parent: int, name: str) -> str:
+        fd = os.open(name, _READ_FLAGS, dir_fd=parent)
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise OSError(errno.EINVAL, "not a regular file", name)
+            digest = hashlib.sha256()
+            while chunk := os.read(fd, 1 << 20):
+                digest.update(chunk)
+            return digest.hexdigest()
+        finally:
+            os.close(fd)
+
+    def read(self, rel: str, *, limit: int) -> bytes | None:
+        """The bytes of regular file rel (None when missing); OSError when it is anything else."""
+        parent, name = self.parent(rel)
+        if parent is None:
+            return None
+        try:
+            # lstat first: opening a device can have effects, and a link is not followed.
+            kind = _kind(os.stat(name, dir_fd=parent, follow_symlinks=False).st_mode)
+            if kind != "file":
+                raise OSError(errno.EINVAL, f"is {describe(kind)}, not a regular file")
+            fd = os.open(name, _READ_FLAGS, dir_fd=parent)
+        except FileNotFoundError:
+            return None
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise OSError(errno.EINVAL, "is not a regular file")
+            chunks: list[bytes] = []
+            size = 0
+            while chunk := os.read(fd, 1 << 20):
+                size += len(chunk)
+                if size > limit:
+                    raise OSError(errno.EFBIG, f"is larger than {limit} bytes")
+                chunks.append(chunk)
+            return b"".join(chunks)
+        finally:
+            os.close(fd)
+
+    def listdir(self, rel: str) -> list[tuple[str, str]]:
+        """(name, kind) of the entries of folder rel; [] when it is missing or blocked."""
+        try:
+            fd = self.dir(rel)
+        except Blocked:
+            return []
+        if fd is None:
+            return []
+        found: list[tuple[str, str]] = []
+        with os.scandir(fd) as entries:
+            for entry in entries:
+                mode = entry.stat(follow_symlinks=False).st_mode
+                found.append((entry.name, _kind(mode)))
+        return sorted(found)
+
+
+def write_new(dir_fd: int, name: str, content: bytes, *, sync: bool) -> None:
+    """Create file name in folder dir_fd with content; it must not exist yet."""
+    fd = os.open(name, _NEW_FLAGS, 0o666, dir_fd=dir_fd)
+    try:
+        view = memoryview(content)
+        while view:
+            view = view[os.write(fd, view) :]
+        if sync:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
