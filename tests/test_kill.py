@@ -16,11 +16,10 @@ from typing import Any
 import pytest
 
 from compiler.artifact import Artifact
+from compiler.build import compile_outputs
 from compiler.diagnostics import Sink
 from compiler.emit import LockInfo, check_outputs, write_outputs
 from compiler.pipeline import check_spec
-from compiler.plan import build_plan
-from compiler.targets import REGISTRY, preflight, render_all
 from tests.conftest import FIXED_EPOCH, ROOT, run_mlopsc
 
 sys.path.insert(0, str(ROOT / "bench"))
@@ -41,9 +40,9 @@ def compile_spec(path: Path) -> tuple[list[Artifact], LockInfo]:
     sink = Sink()
     checked = check_spec(str(path), sink)
     assert checked is not None, sink.sorted()
-    plan = build_plan(checked)
-    names = preflight(plan, list(REGISTRY), checked.document.source_map, sink, explicit=False)
-    return render_all(plan, names), LockInfo(plan.version, plan.spec_path, plan.spec_sha256)
+    compiled = compile_outputs(checked, sink)
+    assert compiled is not None, sink.sorted()
+    return compiled.artifacts, compiled.info
 
 
 def files(root: Path) -> dict[str, bytes]:
