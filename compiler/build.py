@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -74,9 +75,11 @@ def compile_outputs(
     *,
     only: list[str] | None = None,
     renderer: Renderer | None = None,
+    as_of: dt.date | None = None,
 ) -> Compiled | None:
-    """Plan and render a checked spec; None (with errors in the sink) when it cannot be built."""
-    plan = build_plan(checked)
+    """Plan and render a checked spec; None (with errors in the sink) when it cannot be built.
+    as_of: the date documents give (compiler.pipeline.as_of); None leaves it out."""
+    plan = build_plan(checked, as_of=as_of)
     smap = checked.document.source_map
     artifacts = render_plan(plan, smap, sink, only=only, renderer=renderer)
     if artifacts is None:

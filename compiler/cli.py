@@ -281,9 +281,10 @@ def _compile(
         emit_diagnostics(sink, fmt, notes=False)
         raise errors.Invalid(f"{spec}: invalid ({summary(sink)}); nothing written")
     from compiler.build import compile_outputs
+    from compiler.pipeline import as_of
 
     before = len(sink.items)
-    compiled = compile_outputs(checked, sink, only=selected, renderer=renderer)
+    compiled = compile_outputs(checked, sink, only=selected, renderer=renderer, as_of=as_of(spec))
     if compiled is None:
         # text and github print only what this stage added; json and sarif print everything
         shown = sink if fmt in ("json", "sarif") else Sink(sink.items[before:])

@@ -6,6 +6,7 @@ names and label sets are computed once here so that every output agrees by const
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import posixpath
 import re
@@ -241,6 +242,8 @@ class Plan:
     # kafka source → the source Feast reads its history from (declared, or a `<name>_batch` file)
     stream_batches: dict[str, str] = field(default_factory=dict)
     feature_ttls: dict[str, float] = field(default_factory=dict)  # view → ttl in seconds
+    # The date documents say rules were evaluated (compiler.pipeline.as_of); None: left out.
+    as_of: dt.date | None = None
 
     def owner(self, name: str | None) -> Team:
         """A team by name; None is the project's default owner."""
@@ -319,7 +322,7 @@ def _slo_plan(slo: Slo, index: Index, project: str, envs: list[EnvPlan]) -> SloP
     )
 
 
-def build_plan(checked: Checked) -> Plan:
+def build_plan(checked: Checked, *, as_of: dt.date | None = None) -> Plan:
     """Resolve the checked spec into the plan."""
     project = checked.project
     index = checked.index
@@ -408,4 +411,5 @@ def build_plan(checked: Checked) -> Plan:
             if s.kind == "kafka"
         },
         feature_ttls={v.name: duration_seconds(v.ttl) for v in project.features},
+        as_of=as_of,
     )

@@ -110,7 +110,8 @@ def pr_workflow(plan: Plan) -> dict[str, Any]:
         "timeout-minutes": 10,
         "permissions": {"contents": "read", "security-events": "write"},
         "steps": [
-            checkout(),
+            # the whole history: check dates the documents by the spec's last commit
+            checkout(fetch_depth=0),
             *install_steps(),
             {
                 "name": "Validate (annotations)",

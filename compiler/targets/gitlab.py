@@ -139,6 +139,8 @@ def check_job(plan: Plan) -> dict[str, Any]:
     return {
         "extends": TEMPLATE,
         "stage": "test",
+        # the whole history: check dates the documents by the spec's last commit
+        "variables": {"GIT_DEPTH": "0"},
         "script": ['mlopsc check "$MLOPSC_SPEC" -o "$MLOPSC_OUT"'],
         "rules": spec_rules(plan),
     }

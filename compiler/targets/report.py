@@ -137,7 +137,12 @@ class ReportFacts:
 
 
 def _waiver_view(plan: Plan, waiver: Waiver, *, used: bool) -> WaiverView:
-    state, days = waiver_state(waiver, plan.governance.today, used=used)
+    # Days left count from the documents' date; with none, outputs cannot say (an expired
+    # waiver in use has already failed the build).
+    if plan.as_of is None:
+        state, days = (WaiverState.ACTIVE if used else WaiverState.UNUSED), 0
+    else:
+        state, days = waiver_state(waiver, plan.as_of, used=used)
     team = plan.teams.get(waiver.approved_by)
     return WaiverView(
         rule=waiver.rule,
@@ -305,7 +310,7 @@ def report_facts(plan: Plan) -> ReportFacts:
         spec_path=plan.spec_path,
         spec_sha256=plan.spec_sha256,
         version=plan.version,
-        today=plan.governance.today.isoformat(),
+        today=plan.as_of.isoformat() if plan.as_of else "",
         frameworks=[FRAMEWORK_NAMES.get(f, f) for f in frameworks],
         model_counts=model_counts,
         counts_by_model={c.label: c for c in model_counts},
