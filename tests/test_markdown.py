@@ -57,6 +57,12 @@ def test_invisible_characters_are_shown() -> None:
     assert "\u202e" not in comment("x\u202e")
 
 
+def test_code_outside_a_table_keeps_pipes() -> None:
+    assert code("a|b", cell=False) == "`a|b`"
+    assert "<code>a|b</code>" in gfm(f"see {code('a|b', cell=False)}\n")
+    assert "<code>a|b</code>" in gfm(f"| x |\n|---|\n| {code('a|b')} |\n")
+
+
 def test_code_fences() -> None:
     assert code("a|b") == "`a\\|b`"
     assert code("a`b") == "`` a`b ``"

@@ -48,9 +48,12 @@ def text(value: object) -> str:
     return "<br>".join(lines) or "\u00a0"
 
 
-def code(value: object) -> str:
-    """An identifier, path or URI as an inline code span that nothing in it can close."""
-    content = " ".join(_visible(value).split()).replace("|", "\\|")
+def code(value: object, *, cell: bool = True) -> str:
+    """An identifier, path or URI as an inline code span that nothing in it can close; in a
+    GFM table cell (`cell`, the default) `|` is escaped, which GFM undoes inside the span."""
+    content = " ".join(_visible(value).split())
+    if cell:
+        content = content.replace("|", "\\|")
     if not content:
         return ""
     longest = max((len(run) for run in _BACKTICKS.findall(content)), default=0)
