@@ -298,15 +298,14 @@ def model_labels(base: dict[str, str], model: Model, owner: str, instance: str) 
     return dict(sorted(labels.items()))
 
 
-def _slo_plan(slo: Slo, index: Index, project: str, envs: list[EnvPlan]) -> SloPlan:
+def _slo_plan(
+    slo: Slo, index: Index, project: str, deployed: dict[str, list[tuple[EnvPlan, ModelPlan]]]
+) -> SloPlan:
     model = index.models[slo.model]
     window = int(duration_seconds(slo.window))
     sli = slo.sli
     deployments = tuple(
-        mp
-        for ep in envs
-        for mp in ep.models
-        if mp.name == model.name and (sli.kind != "freshness" or mp.trains_here)
+        mp for _, mp in deployed[model.name] if sli.kind != "freshness" or mp.trains_here
     )
     return SloPlan(
         slo,
@@ -361,13 +360,14 @@ def build_plan(checked: Checked, *, as_of: dt.date | None = None) -> Plan:
                 )
             )
         envs.append(EnvPlan(env, position, tuple(plans), base_labels))
-    slos = tuple(
-        _slo_plan(slo, index, name, envs) for slo in sorted(project.slos, key=lambda s: s.name)
-    )
     deployments: dict[str, list[tuple[EnvPlan, ModelPlan]]] = {m.name: [] for m in models}
     for env_plan in envs:
         for model_plan in env_plan.models:
             deployments[model_plan.name].append((env_plan, model_plan))
+    slos = tuple(
+        _slo_plan(slo, index, name, deployments)
+        for slo in sorted(project.slos, key=lambda s: s.name)
+    )
     slos_by_model: dict[str, list[SloPlan]] = {m.name: [] for m in models}
     for slo_plan in slos:
         slos_by_model[slo_plan.model.name].append(slo_plan)

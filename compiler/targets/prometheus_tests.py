@@ -60,31 +60,35 @@ def _prefix_sums(values: list[float]) -> list[float]:
     return sums
 
 
-def _ratio(sums: list[float], t: int, window: int, step: int, *, ratio_sli: bool) -> float:
-    """Mean error ratio over `window` at step t, from prefix sums of the per-step states
-    (errors[i] is the state in (i-1, i]); ratio SLIs see rate() windows, which start after
-    the first sample."""
+def _ratios(
+    sums: list[float], times: range, window: int, step: int, *, ratio_sli: bool
+) -> list[float]:
+    """Mean error ratio over `window` at each step t of `times`, from prefix sums of the
+    per-step states (errors[i] is the state in (i-1, i]); ratio SLIs see rate() windows,
+    which start after the first sample."""
     span = window // step
-    start = max(1, t - span + 1) if ratio_sli else max(0, t - span)
-    end = t + 1
-    return (sums[end] - sums[start]) / (end - start) if end > start else 0.0
+    low = 1 if ratio_sli else 0
+    out = []
+    for t in times:
+        start = max(low, t - span + (1 if ratio_sli else 0))
+        out.append((sums[t + 1] - sums[start]) / (t + 1 - start) if t + 1 > start else 0.0)
+    return out
 
 
-def _state(value: float, limit: float) -> bool | None:
-    """value >= limit, or None within MARGIN of it."""
+def _verdict(lowest: float, limit: float) -> bool | None:
+    """Whether every value (the lowest of them given) is >= limit; None within MARGIN."""
     if limit <= 0:
         return True
-    if abs(value - limit) <= MARGIN * limit:
-        return None
-    return value >= limit
-
-
-def _all(states: list[bool | None]) -> bool | None:
-    return False if False in states else (None if None in states else True)
+    if lowest < limit * (1 - MARGIN):
+        return False
+    return True if lowest > limit * (1 + MARGIN) else None
 
 
 def expected(sp: SloPlan, sc: Scenario, step: int) -> dict[str, bool | None]:
-    """Window pair label (5m1h) → fires at the end of the scenario (None: too close to call)."""
+    """Window pair label (5m1h) → fires at the end of the scenario (None: too close to call).
+
+    Firing at the end needs the condition at every evaluation of the last `for:`, so each
+    quantity's lowest value over those evaluations decides."""
     errors = [sc.segments[0][1], *_series_per_step(sc.segments)]
     sums = _prefix_sums(errors)
     ratio_sli = s.uses_requests(sp)
@@ -93,22 +97,19 @@ def expected(sp: SloPlan, sc: Scenario, step: int) -> dict[str, bool | None]:
     result: dict[str, bool | None] = {}
     for bw in s.enabled_windows(sp):
         threshold = s.threshold_value(sp, bw)
-        # Firing at the end needs the condition at every evaluation of the last `for:`.
-        states: list[bool | None] = []
-        for t in range(end - bw.hold // step, end + 1):
-            checks = [
-                _state(_ratio(sums, t, window, step, ratio_sli=ratio_sli), threshold)
+        times = range(max(0, end - bw.hold // step), end + 1)
+        verdicts = [
+            _verdict(min(_ratios(sums, times, window, step, ratio_sli=ratio_sli)), threshold)
+            for window in (bw.short, bw.long)
+        ]
+        if guard is not None and ratio_sli:
+            # rate() of a counter starting at 0 is not extrapolated before its first sample:
+            # over a longer window it reads as the share of the window covered (lowest first).
+            verdicts += [
+                _verdict(sc.rate * min(times[0] * step, window) / window, guard)
                 for window in (bw.short, bw.long)
             ]
-            if guard is not None and ratio_sli:
-                # rate() of a counter starting at 0 is not extrapolated before its first
-                # sample: over a longer window it reads as the share of the window covered.
-                checks += [
-                    _state(sc.rate * min(t * step, window) / window, guard)
-                    for window in (bw.short, bw.long)
-                ]
-            states.append(_all(checks))
-        result[bw.label] = _all(states)
+        result[bw.label] = False if False in verdicts else (None if None in verdicts else True)
     return result
 
 
