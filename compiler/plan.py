@@ -231,6 +231,8 @@ class Plan:
     # Where outputs go, so that targets never reach back into the spec.
     output_directory: str = "deploy"
     github_workflows: str | None = None
+    # The CI/CD systems a full build writes (outputs.ci); `--only` renders others too.
+    ci_systems: frozenset[str] = frozenset({"github", "gitlab"})
     revision: str = "HEAD"
     requirement: str | None = None
     feature_store: FeatureStore = field(default_factory=FeatureStore)
@@ -398,6 +400,7 @@ def build_plan(checked: Checked, *, as_of: dt.date | None = None) -> Plan:
         trains_on=trains_on,
         output_directory=project.outputs.directory,
         github_workflows=project.outputs.github_workflows,
+        ci_systems=frozenset(project.outputs.ci),
         revision=project.outputs.revision,
         requirement=project.outputs.mlopsc_requirement,
         feature_store=project.feature_store,

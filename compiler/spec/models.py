@@ -523,6 +523,9 @@ class Governance(Strict):
 SAFE_RELATIVE_PATH = r"^(?:(?!\.\.?(?:/|$))[A-Za-z0-9._-]+/)*(?!\.\.?$)[A-Za-z0-9._-]+$"
 
 
+CiSystem = Literal["github", "gitlab", "azure", "cloudbuild", "aws", "jenkins"]
+
+
 class Outputs(Strict):
     model_config = ConfigDict(regex_engine="python-re")  # the path pattern needs look-ahead
 
@@ -545,6 +548,11 @@ class Outputs(Strict):
         "Folder of generated GitHub workflows relative to the output (default github/workflows).",
         default=None,
         pattern=SAFE_RELATIVE_PATH,
+    )
+    ci: list[CiSystem] = _d(
+        "CI/CD systems a full build writes files for (`mlopsc build --only <name>` builds any "
+        "of them whatever this list says).",
+        default_factory=lambda: ["github", "gitlab"],
     )
 
 

@@ -39,6 +39,18 @@ def _gitlab() -> Target:
     return gitlab.TARGET
 
 
+def _azure() -> Target:
+    from compiler.targets import azure
+
+    return azure.TARGET
+
+
+def _cloudbuild() -> Target:
+    from compiler.targets import cloudbuild
+
+    return cloudbuild.TARGET
+
+
 def _monitoring() -> Target:
     from compiler.targets import monitoring
 
@@ -62,6 +74,8 @@ REGISTRY: dict[str, Callable[[], Target]] = {
     "argocd": _argocd,
     "github": _github,
     "gitlab": _gitlab,
+    "azure": _azure,
+    "cloudbuild": _cloudbuild,
     "monitoring": _monitoring,
     "feast": _feast,
     "docs": _docs,

@@ -10,7 +10,7 @@ from typing import Protocol
 from compiler.artifact import Artifact
 from compiler.plan import EnvPlan, Plan
 
-__all__ = ["Artifact", "ModuleTarget", "Problem", "Target", "TargetError"]
+__all__ = ["Artifact", "ModuleTarget", "Problem", "Target", "TargetError", "ci_system"]
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,10 @@ class Target(Protocol):
         (`kubernetes/<env>/`), so that folder's kustomization can list them."""
         ...
 
+    def enabled(self, plan: Plan) -> bool:
+        """Whether a full build renders it (`--only` renders it whatever this says)."""
+        ...
+
 
 def _no_problems(plan: Plan) -> list[Problem]:
     return []
@@ -58,6 +62,19 @@ def _no_problems(plan: Plan) -> list[Problem]:
 
 def _no_files(plan: Plan, ep: EnvPlan) -> list[str]:
     return []
+
+
+def _always(plan: Plan) -> bool:
+    return True
+
+
+def ci_system(name: str) -> Callable[[Plan], bool]:
+    """`enabled` of a CI target: the spec lists it in `outputs.ci`."""
+
+    def enabled(plan: Plan) -> bool:
+        return name in plan.ci_systems
+
+    return enabled
 
 
 @dataclass(frozen=True)
@@ -68,6 +85,7 @@ class ModuleTarget:
     render_fn: Callable[[Plan], list[Artifact]]
     preflight_fn: Callable[[Plan], list[Problem]] = field(default=_no_problems)
     env_files_fn: Callable[[Plan, EnvPlan], list[str]] = field(default=_no_files)
+    enabled_fn: Callable[[Plan], bool] = field(default=_always)
 
     def preflight(self, plan: Plan) -> list[Problem]:
         return self.preflight_fn(plan)
@@ -77,3 +95,6 @@ class ModuleTarget:
 
     def env_files(self, plan: Plan, ep: EnvPlan) -> list[str]:
         return self.env_files_fn(plan, ep)
+
+    def enabled(self, plan: Plan) -> bool:
+        return self.enabled_fn(plan)

@@ -134,3 +134,61 @@ else
   {push} "HEAD:{branch}"
 fi
 """
+
+
+def training_table(rows: list[Training]) -> bytes:
+    """A training table: a JSON array, one model per line (a spec change is a one-line diff)."""
+    lines = [json.dumps(r.entry(), ensure_ascii=False) for r in rows]
+    return ("[\n" + ",\n".join(lines) + "\n]\n").encode("utf-8")
+
+
+# The model's row of the training table ($MLOPSC_TABLE) as files under mlopsc-train/, which
+# the shell reads as data: the command and the variables NUL-separated, never a string a
+# shell would parse. Needs only python3 (no jq), which every mlopsc job has.
+PREPARE_TRAINING = """\
+python3 - <<'EOF'
+import json, os, pathlib
+rows = json.load(open(os.environ["MLOPSC_TABLE"], encoding="utf-8"))
+row = next(r for r in rows if r["model"] == os.environ["MLOPSC_MODEL"])
+out = pathlib.Path("mlopsc-train")
+out.mkdir(exist_ok=True)
+for key in ("trains_on", "metrics_uri", "image"):
+    (out / key).write_text(row.get(key, ""), encoding="utf-8")
+words = row.get("command", [])
+(out / "command").write_bytes(b"".join(w.encode() + b"\\0" for w in words))
+pairs = row.get("env", {}).items()
+(out / "env").write_bytes(b"".join(k.encode() + b"\\0" + v.encode() + b"\\0" for k, v in pairs))
+EOF
+"""
+
+# A CI-trained model: run its image with docker, read-only, as this user, writing the
+# metrics to metrics/<model>.json. Bash (mapfile); needs the files PREPARE_TRAINING wrote.
+RUN_TRAINING = """\
+if [ "$(cat mlopsc-train/trains_on)" = ci ]; then
+  image="$(cat mlopsc-train/image)"
+  mapfile -d '' -t command < mlopsc-train/command
+  env_args=()
+  while IFS= read -r -d '' name && IFS= read -r -d '' value; do
+    export "$name=$value"
+    env_args+=(-e "$name")
+  done < mlopsc-train/env
+  mkdir -p metrics
+  docker run --rm --read-only --tmpfs /tmp --user "$(id -u):$(id -g)" \\
+    -v "$PWD/metrics:/metrics" "${env_args[@]}" \\
+    -e "MLOPSC_METRICS_FILE=/metrics/$MLOPSC_MODEL.json" \\
+    "$image" "${command[@]}"
+fi
+"""
+
+# A Kubernetes-trained model: fetch the metrics its CronJob wrote beside the artifact.
+FETCH_IF_KUBERNETES = (
+    'if [ "$(cat mlopsc-train/trains_on)" = kubernetes ]; then\n'
+    'MLOPSC_METRICS_URI="$(cat mlopsc-train/metrics_uri)"\n'
+    "export MLOPSC_METRICS_URI\n" + FETCH_METRICS + "fi\n"
+)
+
+# Train or fetch, then gate: one model's whole run, for systems that run it in one shell
+# ($MLOPSC_MODEL, $MLOPSC_TABLE and $MLOPSC_METRICS_FILE=metrics/<model>.json set).
+TRAIN_AND_GATE = (
+    "set -euo pipefail\n" + PREPARE_TRAINING + RUN_TRAINING + FETCH_IF_KUBERNETES + GATE + "\n"
+)

@@ -16,7 +16,7 @@ from compiler.plan import EnvPlan, Plan
 from compiler.render.actions import codeowners_path, github_value
 from compiler.render.yaml import yaml_text
 from compiler.targets import ci_common as ci
-from compiler.targets.base import ModuleTarget
+from compiler.targets.base import ModuleTarget, ci_system
 
 NAME = "github"
 RUNNER = "ubuntu-24.04"
@@ -24,6 +24,8 @@ PYTHON = "3.11"
 COMMENT_MARKER = "<!-- mlopsc-diff -->"
 DEFAULT_WORKFLOWS = "github/workflows"
 TRAINING_TABLE = "github/mlopsc-training.json"
+# Folders of the other CI systems a spec may list in outputs.ci (each target's own name).
+OTHER_CI_FOLDERS = ("azure", "cloudbuild", "aws", "jenkins")
 MATRIX_LIMIT = 256  # jobs one matrix may create in a workflow run
 
 # Full commit SHAs of release tags (checked against several public pins; see docs/ci.md).
@@ -424,6 +426,11 @@ def codeowners(plan: Plan) -> bytes:
         (f"/{plan.repo_path('github')}/", {owner} | gov, "CODEOWNERS and the training table"),
         (f"/{plan.repo_path(workflows_dir(plan))}/", {owner} | gov, "CI workflows"),
         (f"/{plan.repo_path('gitlab')}/", {owner} | gov, "CI pipeline"),
+        *[
+            (f"/{plan.repo_path(folder)}/", {owner} | gov, "CI pipeline")
+            for folder in OTHER_CI_FOLDERS
+            if folder in plan.ci_systems
+        ],
     ]
     lines = [plan.header("#").rstrip("\n"), "# The last matching pattern takes precedence."]
     for pattern, teams, note in rules:
@@ -466,4 +473,4 @@ def render(plan: Plan) -> list[Artifact]:
     return artifacts
 
 
-TARGET = ModuleTarget(NAME, render)
+TARGET = ModuleTarget(NAME, render, enabled_fn=ci_system(NAME))

@@ -17,7 +17,7 @@ from compiler.plan import EnvPlan, Plan
 from compiler.render.actions import gitlab_variable, shell_words
 from compiler.render.yaml import yaml_text
 from compiler.targets import ci_common as ci
-from compiler.targets.base import ModuleTarget
+from compiler.targets.base import ModuleTarget, ci_system
 
 NAME = "gitlab"
 IMAGE = "python:3.11"  # the full image: promotion needs git
@@ -274,4 +274,4 @@ def render(plan: Plan) -> list[Artifact]:
     ]
 
 
-TARGET = ModuleTarget(NAME, render)
+TARGET = ModuleTarget(NAME, render, enabled_fn=ci_system(NAME))

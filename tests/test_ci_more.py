@@ -1,0 +1,169 @@
+"""The CI/CD targets beyond GitHub and GitLab: Azure Pipelines, Cloud Build, AWS, Jenkins.
+
+Each output is judged by its real checker on every example that enables the target and on a
+build of the hostile spec of tests/test_ci_injection.py; `outputs.ci` chooses what a full
+build writes, `--only` builds any of them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from compiler.render.pipelines import (
+    azure_path_filter,
+    azure_value,
+    cfn_sub_literal,
+    cloudbuild_value,
+)
+from tests.conftest import EXAMPLES, require_tool, run_mlopsc
+from tests.test_ci_injection import HOSTILE_PARAM, HOSTILE_WORDS, hostile_spec
+
+NEW_TARGETS = ("azure", "cloudbuild")
+AZURE = "azure/azure-pipelines.yml"
+
+
+def enabled(example: Path) -> set[str]:
+    spec = yaml.safe_load((example / "mlops.yaml").read_text())
+    return set(spec.get("outputs", {}).get("ci", ["github", "gitlab"]))
+
+
+def examples_with(target: str) -> list[str]:
+    return [e.name for e in EXAMPLES if target in enabled(e)]
+
+
+@pytest.fixture(scope="module")
+def hostile_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("hostile-more")
+    spec = hostile_spec(folder)
+    out = folder / "out"
+    done = run_mlopsc("build", str(spec), "-o", str(out), "--only", ",".join(NEW_TARGETS))
+    assert done.returncode == 0, done.stderr
+    return out
+
+
+def check_jsonschema(schema: str, files: list[Path]) -> None:
+    tool = require_tool("check-jsonschema", "pip install check-jsonschema")
+    # The vendored Azure schema's branch-filter pattern escapes ':' (`\:`), which the default
+    # ECMAScript-unicode regex engine rejects with a crash; Python's engine reads it as meant.
+    variant = ["--regex-variant", "python"] if schema == "vendor.azure-pipelines" else []
+    done = subprocess.run(
+        [tool, *variant, "--builtin-schema", schema, *map(str, files)],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_every_new_target_is_enabled_by_an_example() -> None:
+    for target in NEW_TARGETS:
+        assert examples_with(target), target
+
+
+def test_a_full_build_writes_only_the_listed_ci_systems(built_examples: dict[str, Path]) -> None:
+    for example in EXAMPLES:
+        wanted = enabled(example)
+        out = built_examples[example.name]
+        assert (out / "gitlab").exists() == ("gitlab" in wanted)
+        for target in NEW_TARGETS:
+            assert (out / target).exists() == (target in wanted), (example.name, target)
+
+
+def test_only_builds_a_target_the_spec_does_not_list(tmp_path: Path) -> None:
+    example = next(e for e in EXAMPLES if "cloudbuild" not in enabled(e))
+    for target in NEW_TARGETS:
+        out = tmp_path / target
+        done = run_mlopsc("build", str(example / "mlops.yaml"), "-o", str(out), "--only", target)
+        assert done.returncode == 0, done.stderr
+        assert (out / target).is_dir()
+
+
+@pytest.mark.parametrize("example", examples_with("azure"))
+def test_azure_schema(built_examples: dict[str, Path], example: str) -> None:
+    check_jsonschema("vendor.azure-pipelines", [built_examples[example] / AZURE])
+
+
+@pytest.mark.parametrize("example", examples_with("cloudbuild"))
+def test_cloudbuild_schema(built_examples: dict[str, Path], example: str) -> None:
+    files = sorted((built_examples[example] / "cloudbuild").glob("*.yaml"))
+    assert files
+    check_jsonschema("vendor.cloudbuild", files)
+
+
+def test_hostile_outputs_pass_the_schemas(hostile_out: Path) -> None:
+    check_jsonschema("vendor.azure-pipelines", [hostile_out / AZURE])
+    check_jsonschema("vendor.cloudbuild", sorted((hostile_out / "cloudbuild").glob("*.yaml")))
+
+
+def test_azure_flow(built_examples: dict[str, Path]) -> None:
+    out = built_examples[examples_with("azure")[0]]
+    doc = yaml.safe_load((out / AZURE).read_text())
+    stages = {s["stage"]: s for s in doc["stages"]}
+    assert list(stages)[:2] == ["check", "train"]
+    promotions = [s for s in doc["stages"] if s["stage"].startswith("promote_")]
+    assert len(promotions) >= 2
+    for before, stage in itertools.pairwise(promotions):
+        assert stage["dependsOn"] == [before["stage"]]
+    for stage in promotions:
+        (job,) = stage["jobs"]
+        # A deployment job in an Azure DevOps environment: its approvals gate the stage.
+        assert job["environment"]["name"] == job["variables"]["MLOPSC_ENVIRONMENT"]
+        assert "Manual" in stage["condition"]
+    table = json.loads((out / "azure/mlopsc-training.json").read_text())
+    assert [r["model"] for r in table] == doc["parameters"][0]["values"][1:]
+
+
+def test_hostile_text_stays_data_in_azure(hostile_out: Path) -> None:
+    text = (hostile_out / AZURE).read_text()
+    for word in [*HOSTILE_WORDS[:2], "acme-models", "$HOME"]:
+        assert word not in text, word
+    table = json.loads((hostile_out / "azure/mlopsc-training.json").read_text())
+    fraud = next(r for r in table if r["model"] == "fraud-detector")
+    assert fraud["command"] == ["python", *HOSTILE_WORDS]
+    assert fraud["env"]["MLOPSC_PARAM_NOTE"] == HOSTILE_PARAM
+    doc = yaml.safe_load(text)
+    paths = doc["trigger"]["paths"]["include"]
+    assert "parts/a?b#1.yaml" in paths
+
+
+def unsubstitute(text: str) -> str:
+    """What Cloud Build passes for a string with no substitution but `$$`."""
+    assert "$" not in text.replace("$$", ""), text
+    return text.replace("$$", "$")
+
+
+def test_hostile_text_stays_data_in_cloudbuild(hostile_out: Path) -> None:
+    doc = yaml.safe_load((hostile_out / "cloudbuild/mlopsc-train-fraud-detector.yaml").read_text())
+    train = next(s for s in doc["steps"] if s["id"] == "train")
+    assert [unsubstitute(a) for a in train["args"]] == ["python", *HOSTILE_WORDS]
+    env = dict(unsubstitute(e).split("=", 1) for e in train["env"])
+    assert env["MLOPSC_PARAM_NOTE"] == HOSTILE_PARAM
+    churn = yaml.safe_load((hostile_out / "cloudbuild/mlopsc-train-churn-model.yaml").read_text())
+    for step in churn["steps"]:
+        for value in [*step.get("args", []), *step.get("env", [])]:
+            unsubstitute(value)
+
+
+def test_cloudbuild_substitutes_only_on_purpose(built_examples: dict[str, Path]) -> None:
+    out = built_examples[examples_with("cloudbuild")[0]]
+    deliberate = {"$BRANCH_NAME", "$_MLOPSC_GIT_URL", "$_BASE_BRANCH", "$PROJECT_ID"}
+    for path in sorted((out / "cloudbuild").glob("*.yaml")):
+        text = path.read_text().replace("$$", "")
+        for word in deliberate:
+            text = text.replace(word, "")
+        assert "$" not in text, path.name
+
+
+def test_escaping_functions() -> None:
+    assert cloudbuild_value("a$b${c}$$") == "a$$b$${c}$$$$"
+    assert cfn_sub_literal("x${AWS::Region}y") == "x${!AWS::Region}y"
+    assert azure_value("mlops.yaml") == "mlops.yaml"
+    for bad in ("$(System.AccessToken)", "${{ parameters.x }}", "$[ variables.x ]", "a\nb"):
+        with pytest.raises(ValueError):
+            azure_value(bad)
+    assert azure_path_filter("parts/a b[1]:~^.yaml") == "parts/a?b?1????.yaml"
