@@ -128,7 +128,8 @@ def check_stage() -> dict[str, Any]:
         "Validate and check",
         10,
         [
-            checkout(),
+            # the whole history: check dates the documents by the spec's last commit
+            checkout(fetch_depth=0),
             *install_steps(),
             {"bash": _ANNOTATE, "displayName": "Validate (annotations)"},
             {
