@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -504,6 +505,95 @@ def gate(spec: str, model_name: str, metrics_path: str) -> int:
         raise errors.Invalid(f"{model_name}: {len(missed)} of {len(checks)} gates missed")
     else:
         click.echo(f"mlopsc: {model_name}: all {len(checks)} gates passed", err=True)
+    return errors.OK
+
+
+@cli.command()
+@click.argument("spec", required=False)
+@click.option("--model", "model_name", help="Model whose features are measured (with SPEC).")
+@click.option("--environment", help="Environment (its namespace labels the gauge; with SPEC).")
+@click.option("--namespace", help="Namespace label of the gauge (instead of --environment).")
+@click.option("--feature", "features", multiple=True, help="A view:field to measure (repeat).")
+@click.option("--metric", type=click.Choice(["psi", "ks", "wasserstein"]), help="Statistic.")
+@click.option("--threshold", type=float, help="Drift above this is reported as drift.")
+@click.option("--reference", help="Reference parquet file or folder (path or s3://, gs://…).")
+@click.option("--current", help="Current-window parquet file or folder.")
+@click.option("--pushgateway", help="Push the gauges to this Prometheus Pushgateway URL.")
+@click.option("--textfile", type=click.Path(dir_okay=False), help="Write the gauges here (.prom).")
+@click.option("--fail-on-drift", is_flag=True, help="Exit 1 when a feature drifted.")
+def drift(
+    spec: str | None,
+    model_name: str | None,
+    environment: str | None,
+    namespace: str | None,
+    features: tuple[str, ...],
+    metric: str | None,
+    threshold: float | None,
+    reference: str | None,
+    current: str | None,
+    pushgateway: str | None,
+    textfile: str | None,
+    fail_on_drift: bool,
+) -> int:
+    """Measure feature drift of a model (reference sample vs current window) and export
+    mlopsc_feature_drift_score to a Pushgateway or a textfile. Reads monitoring.drift from SPEC
+    (with --model and --environment); options override it, and without SPEC they say it all
+    (the generated drift CronJob runs it that way). Needs: pip install 'mlopsc[drift]'."""
+    import dataclasses
+
+    from compiler.drift import DriftJob, job_from_plan, measure, push, write_textfile
+
+    gateway = pushgateway
+    if spec is not None:
+        if not model_name or not (environment or namespace):
+            raise errors.UsageProblem("with SPEC, name --model and --environment")
+        sink = Sink()
+        checked = front(spec, sink)
+        if checked is None:
+            emit_diagnostics(sink, "text", notes=False)
+            raise errors.Invalid(f"{spec}: invalid ({summary(sink)})")
+        from compiler.plan import build_plan
+
+        plan = build_plan(checked)
+        job = job_from_plan(plan, model_name, environment or plan.environments[0].name)
+        declared = plan.models_by_name[model_name].monitoring.drift
+        gateway = gateway or (declared.pushgateway if declared else None)
+    else:
+        job = DriftJob(model_name or "", namespace or "", (), "psi", math.inf, "", "")
+    job = dataclasses.replace(
+        job,
+        namespace=namespace or job.namespace,
+        features=tuple(sorted(features)) or job.features,
+        metric=metric or job.metric,
+        threshold=threshold if threshold is not None else job.threshold,
+        reference=reference or job.reference,
+        current=current or job.current,
+    )
+    missing = [
+        flag
+        for flag, value in (
+            ("--model", job.model),
+            ("--namespace", job.namespace),
+            ("--feature", job.features),
+            ("--threshold", math.isfinite(job.threshold)),
+            ("--reference", job.reference),
+            ("--current", job.current),
+        )
+        if not value
+    ]
+    if missing:
+        raise errors.UsageProblem(f"drift needs {', '.join(missing)} (or SPEC declaring them)")
+    scores = measure(job)
+    for s in scores:
+        state = "DRIFT" if s.drifted else "ok"
+        click.echo(f"{job.model} {s.feature} {job.metric}={s.value:.6g} {state}")
+    if gateway:
+        push(job, scores, gateway)
+    if textfile:
+        write_textfile(job, scores, textfile)
+    drifted = [s.feature for s in scores if s.drifted]
+    if drifted and fail_on_drift:
+        raise errors.Invalid(f"{job.model}: drift above {job.threshold:g} on {', '.join(drifted)}")
     return errors.OK
 
 

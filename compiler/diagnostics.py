@@ -352,6 +352,19 @@ CI_UNSAFE = _code(
     "paths (included files, the spec's own file name) also `$` (GitLab expands variables in "
     "`rules:changes`) and `\\` (CODEOWNERS' escape character). See docs/security.md.",
 )
+DRIFT_NO_DATA = _code(
+    "MLC341",
+    "drift job without data to read",
+    "The drift CronJob runs `mlopsc drift`, which compares `monitoring.drift.reference` with "
+    "`monitoring.drift.current` (parquet files or folders). Without both it has nothing to "
+    "measure and the drift SLO sees no data. See docs/monitoring.md.",
+)
+DRIFT_METRIC_TYPE = _code(
+    "MLC342",
+    "drift statistic does not fit the feature's type",
+    "`ks` and `wasserstein` compare numeric distributions; for string, bool or bytes features "
+    "use `psi`, which compares the shares of each category.",
+)
 LATENCY_BUCKET = _code(
     "MLC330",
     "latency threshold is not a histogram bucket",

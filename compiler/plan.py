@@ -246,6 +246,8 @@ class Plan:
     feature_ttls: dict[str, float] = field(default_factory=dict)  # view → ttl in seconds
     # The date documents say rules were evaluated (compiler.pipeline.as_of); None: left out.
     as_of: dt.date | None = None
+    # Model → the view:field features its drift job measures (views expanded).
+    drift_features: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def owner(self, name: str | None) -> Team:
         """A team by name; None is the project's default owner."""
@@ -279,6 +281,18 @@ class Plan:
     def header(self, comment: str) -> str:
         """The 'generated, do not edit' header in a format's comment syntax."""
         return render_header(comment, version=self.version, source=self.spec_path)
+
+
+def expand_features(features: list[str], views: dict[str, FeatureView]) -> tuple[str, ...]:
+    """`view` stands for each of its fields: every feature as `view:field`, sorted."""
+    out: set[str] = set()
+    for ref in features:
+        view, _, name = ref.partition(":")
+        if name:
+            out.add(f"{view}:{name}")
+        elif view in views:
+            out |= {f"{view}:{f.name}" for f in views[view].fields}
+    return tuple(sorted(out))
 
 
 def label_value(text: str) -> str:
@@ -415,4 +429,9 @@ def build_plan(checked: Checked, *, as_of: dt.date | None = None) -> Plan:
         },
         feature_ttls={v.name: duration_seconds(v.ttl) for v in project.features},
         as_of=as_of,
+        drift_features={
+            m.name: expand_features(m.monitoring.drift.features, index.views)
+            for m in models
+            if m.monitoring.drift is not None
+        },
     )

@@ -12,6 +12,7 @@ from compiler import diagnostics as dx
 from compiler.diagnostics import Sink
 from compiler.load import Path, SourceMap
 from compiler.meaning.ci import check_ci_values
+from compiler.meaning.drift import check_drift_data
 from compiler.meaning.feast import check_feast
 from compiler.meaning.runtimes import RuntimeChecks, promql_problem
 from compiler.spec.models import (
@@ -489,6 +490,7 @@ def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> None:
 def check_meaning(project: Project, smap: SourceMap, sink: Sink) -> Index:
     """Run every reference and consistency check; return the name tables for later stages."""
     check_ci_values(project, smap, sink)
+    check_drift_data(project, smap, sink)
     return check_feast(_Checker(project, smap, sink).run(), smap, sink)
 
 

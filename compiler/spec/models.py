@@ -10,6 +10,7 @@ from pydantic_core import PydanticCustomError
 
 from compiler.spec.types import (
     Cron,
+    DataUri,
     Date,
     Digest,
     Duration,
@@ -373,7 +374,24 @@ class Drift(Strict):
     threshold: float = _d("Drift above this is an incident.", gt=0)
     schedule: Cron = _d("When the drift check runs.", default="0 * * * *")
     image: Image | None = _d(
-        "Image of the drift job; defaults to the training, then the serving image.", default=None
+        "Image of the drift job (it runs `mlopsc drift`, so it has `mlopsc[drift]` installed); "
+        "defaults to the training, then the serving image.",
+        default=None,
+    )
+    reference: DataUri | None = _d(
+        "Reference sample of the model's features (parquet file or folder), e.g. the training "
+        "data's features; one column per feature field.",
+        default=None,
+    )
+    current: DataUri | None = _d(
+        "Recent window of the model's features (parquet file or folder) compared with the "
+        "reference on every run, e.g. where the serving logs land.",
+        default=None,
+    )
+    pushgateway: Url | None = _d(
+        "Prometheus Pushgateway the drift job pushes `mlopsc_feature_drift_score` to (without "
+        "it the job prints the scores and writes nothing).",
+        default=None,
     )
 
 

@@ -238,6 +238,19 @@ def _uri(value: str) -> str:
     return value
 
 
+DATA_URI_RE = re.compile(r"^(s3|gs|hdfs|abfs|file)://[^\s]+$")
+
+
+def _data_uri(value: str) -> str:
+    if not DATA_URI_RE.match(value):
+        raise _fail(
+            "mlopsc_format",
+            "'{value}' is not a data location (s3://, gs://, hdfs://, abfs:// or file://)",
+            value=value,
+        )
+    return value
+
+
 def _url(value: str) -> str:
     if not URL_RE.fullmatch(value):
         raise _fail("mlopsc_format", "'{value}' is not an http(s) URL", value=value)
@@ -361,6 +374,13 @@ class FreeText:
 
 
 Text = Annotated[str, FreeText()]
+DataUri = Annotated[
+    str,
+    AfterValidator(_data_uri),
+    _schema(
+        DATA_URI_RE.pattern, "parquet file or folder: s3://, gs://, hdfs://, abfs:// or file://"
+    ),
+]
 LabelKey = Annotated[
     str, AfterValidator(_label_key), _schema(LABEL_KEY_RE.pattern, "Kubernetes label key")
 ]

@@ -94,19 +94,38 @@ def _training_job(plan: Plan, mp: ModelPlan) -> Obj | None:
     return job
 
 
-def _drift_job(mp: ModelPlan) -> Obj | None:
+def drift_command(plan: Plan, mp: ModelPlan) -> list[str]:
+    """`mlopsc drift` with everything it needs as arguments (the spec is not in the image)."""
+    drift = mp.model.monitoring.drift
+    assert drift is not None
+    command = ["mlopsc", "drift", "--model", mp.name, "--namespace", mp.env.namespace]
+    for feature in plan.drift_features[mp.name]:
+        command += ["--feature", feature]
+    command += ["--metric", drift.metric, "--threshold", repr(drift.threshold)]
+    for flag, value in (
+        ("--reference", drift.reference),
+        ("--current", drift.current),
+        ("--pushgateway", drift.pushgateway),
+    ):
+        if value:
+            command += [flag, value]
+    return command
+
+
+def _drift_job(plan: Plan, mp: ModelPlan) -> Obj | None:
     drift = mp.model.monitoring.drift
     if drift is None:
         return None
     training = mp.model.training
     image = drift.image or (training.image if training else None) or mp.serving.image
     assert image is not None
-    env = {
-        "MLOPSC_DRIFT_FEATURES": ",".join(drift.features),
-        "MLOPSC_DRIFT_METRIC": drift.metric,
-        "MLOPSC_DRIFT_THRESHOLD": repr(drift.threshold),
-    }
-    checker = container("drift", image, dict(JOB_DEFAULTS), env=env, env_from=env_from(mp))
+    checker = container(
+        "drift",
+        image,
+        dict(JOB_DEFAULTS),
+        command=drift_command(plan, mp),
+        env_from=env_from(mp),
+    )
     return _job(mp, "drift", "drift-monitor", drift.schedule, checker)
 
 
@@ -125,7 +144,7 @@ def model_objects(plan: Plan, mp: ModelPlan) -> list[Obj]:
             "scorer", s.image, mp.serving_resources, gpu=s.resources.gpu, env_from=env_from(mp)
         )
         objects.append(_job(mp, "score", "batch-scoring", s.schedule, scorer))
-    objects += [job for job in (_training_job(plan, mp), _drift_job(mp)) if job is not None]
+    objects += [job for job in (_training_job(plan, mp), _drift_job(plan, mp)) if job is not None]
     return objects
 
 
