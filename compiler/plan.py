@@ -202,7 +202,6 @@ class SloPlan:
 class Plan:
     """The resolved project that every target reads."""
 
-    index: Index
     governance: Governance
     name: str
     spec_path: str
@@ -390,7 +389,6 @@ def build_plan(checked: Checked, *, as_of: dt.date | None = None) -> Plan:
     # The file name only: outputs must not depend on where the spec or OUT live.
     spec_path = os.path.basename(checked.document.path)
     return Plan(
-        index=index,
         governance=checked.governance,
         name=name,
         spec_path=spec_path.replace(os.sep, "/"),
