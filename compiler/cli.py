@@ -469,6 +469,74 @@ def diff(spec: str, base: str, fmt: str) -> int:
     return errors.OK
 
 
+@cli.command("canary-check")
+@click.argument("spec", default="mlops.yaml", required=False)
+@click.option("--environment", "environment", required=True, help="The environment to judge.")
+@click.option(
+    "--model", "models", multiple=True, help="Only this model (repeatable; default: all)."
+)
+@click.option(
+    "--prometheus",
+    default=None,
+    metavar="URL",
+    help="Prometheus to query (default: the environment's prometheus_url).",
+)
+def canary_check(
+    spec: str, environment: str, models: tuple[str, ...], prometheus: str | None
+) -> int:
+    """Judge the KServe canaries of an environment by their models' availability and latency
+    SLIs, in its Prometheus (the queries Argo Rollouts runs for runtime deployment). Exit 1
+    when a check fails or is inconclusive (no traffic), 2 when Prometheus cannot be asked."""
+    from compiler.canary_check import PrometheusProblem, judged_here, run
+    from compiler.plan import build_plan
+
+    sink = Sink()
+    checked = front(spec, sink)
+    if checked is None:
+        emit_diagnostics(sink, "text", notes=False)
+        raise errors.Invalid(f"{spec}: invalid ({summary(sink)})")
+    plan = build_plan(checked)
+    ep = next((e for e in plan.environments if e.name == environment), None)
+    if ep is None:
+        names = [e.name for e in plan.environments]
+        hint = dx.suggest(environment, names)
+        raise errors.UsageProblem(
+            f"no environment '{environment}' in {spec}" + (f"; {hint}" if hint else "")
+        )
+    for name in models:
+        if name not in {mp.name for mp in ep.models}:
+            raise errors.UsageProblem(f"no model '{name}' in {spec}")
+    address = prometheus or ep.env.prometheus_url
+    wanted = [mp for mp in ep.models if (not models or mp.name in models) and judged_here(mp)]
+    if not wanted:
+        click.echo(f"mlopsc: no KServe canary with a candidate in '{environment}'", err=True)
+        return errors.OK
+    if address is None:
+        raise errors.UsageProblem(
+            f"environment '{environment}' has no prometheus_url: pass --prometheus URL"
+        )
+    try:
+        results = run(plan, environment, list(models), address)
+    except PrometheusProblem as exc:
+        raise errors.UsageProblem(str(exc)) from None
+    for r in results:
+        click.echo(r.line())
+    if not results:
+        click.echo(
+            f"mlopsc: the canaries in '{environment}' have no availability or latency SLO to "
+            "judge them by",
+            err=True,
+        )
+        return errors.OK
+    bad = [r for r in results if r.verdict != "pass"]
+    if bad:
+        raise errors.Invalid(
+            f"{environment}: {len(bad)} of {len(results)} canary checks did not pass"
+        )
+    click.echo(f"mlopsc: {environment}: all {len(results)} canary checks passed", err=True)
+    return errors.OK
+
+
 @cli.command()
 @click.argument("spec", default="mlops.yaml", required=False)
 @click.option("--model", "model_name", required=True, help="The model whose gates apply.")

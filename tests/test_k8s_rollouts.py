@@ -247,3 +247,45 @@ def test_a_judged_canary_needs_the_environments_prometheus(tmp_path: Path) -> No
 )
 def test_canary_weights(percent: int, weights: list[int]) -> None:
     assert canary_weights(percent) == weights
+
+
+KSERVE_CANARY = (
+    "      resources: {cpu: 500m, memory: 1Gi}\n",
+    "      resources: {cpu: 500m, memory: 1Gi}\n      runtime: kserve\n"
+    "      rollout: {strategy: canary, canary_percent: 10}\n",
+)
+CANDIDATE = (
+    "    artifact: {uri: s3://shop/models/recommender/1.0.0/}\n",
+    "    artifact: {uri: s3://shop/models/recommender/1.0.0/}\n"
+    "    candidate: {version: 1.1.0, artifact: {uri: s3://shop/models/recommender/1.1.0/}}\n",
+)
+
+
+def test_a_kserve_canary_serves_the_candidate_next_to_the_current_version(tmp_path: Path) -> None:
+    plan = plan_of(tmp_path, edit(BASE, KSERVE_CANARY, CANDIDATE))
+    isvc = by_name(objects(plan, "production"))["InferenceService/shop-recommender"]
+    stable, (entry,) = isvc["spec"]["predictor"], isvc["spec"]["canary"]
+    assert stable["model"]["storageUri"] == "s3://shop/models/recommender/1.0.0/"
+    assert entry["trafficPercent"] == 10
+    model = entry["predictor"]["model"]
+    assert model["name"] == "kserve-container"
+    assert model["storageUri"] == "s3://shop/models/recommender/1.1.0/"
+    env = {e["name"]: e["value"] for e in model["env"]}
+    assert env["MLOPSC_MODEL_VERSION"] == "1.1.0"
+    assert entry["predictor"]["labels"]["app.kubernetes.io/version"] == "1.1.0"
+    assert stable["labels"]["app.kubernetes.io/version"] == "1.0.0"
+
+
+def test_a_kserve_canary_without_candidate_has_nothing_to_split(tmp_path: Path) -> None:
+    plan = plan_of(tmp_path, edit(BASE, KSERVE_CANARY))
+    isvc = by_name(objects(plan, "production"))["InferenceService/shop-recommender"]
+    assert "canary" not in isvc["spec"]
+
+
+def test_a_candidate_needs_kserve(tmp_path: Path) -> None:
+    text = edit(BASE, CANDIDATE)
+    checked, sink = check_text(tmp_path, text)
+    assert checked is None
+    (problem,) = [d for d in sink.sorted() if d.code == "MLC314"]
+    assert problem.span.line == text.splitlines().index(CANDIDATE[1].splitlines()[1]) + 1
+    assert "served by a KServe canary" in problem.message

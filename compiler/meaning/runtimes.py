@@ -59,7 +59,22 @@ class RuntimeChecks:
             ),
         ]
         if not any(s.mode == "realtime" and s.runtime == "kserve" for s in servings):
+            if model.candidate is not None:
+                self.err(
+                    dx.SERVING_MODE,
+                    "a candidate is served by a KServe canary; this model never serves on "
+                    "runtime 'kserve'",
+                    (*base, "candidate"),
+                    hint="with runtime 'deployment', change version and artifact: Argo "
+                    "Rollouts canaries the new pods next to the old ones",
+                )
             return
+        if model.candidate is not None and model.candidate.artifact.uri.startswith("models:/"):
+            self.err(
+                dx.UNSUPPORTED,
+                "KServe cannot download an MLflow registry URI (models:/...)",
+                (*base, "candidate", "artifact", "uri"),
+            )
         if model.artifact.uri.startswith("models:/"):
             self.err(
                 dx.UNSUPPORTED,

@@ -222,6 +222,16 @@ class Artifact(Strict):
     digest: Digest | None = _d("Content hash of the artifact (sha256:...).", default=None)
 
 
+class Candidate(Strict):
+    """A new version served next to the current one by a KServe canary, until promoted."""
+
+    version: SemVer = _d("Version of the candidate.")
+    artifact: Artifact = _d("The candidate's location and hash.")
+    image: Image | None = _d(
+        "Server image of the candidate; defaults to serving.image.", default=None
+    )
+
+
 class Resources(Strict):
     cpu: Quantity | None = _d("CPU request and limit, e.g. 500m or 2.", default=None)
     memory: Quantity | None = _d("Memory request and limit, e.g. 2Gi.", default=None)
@@ -418,6 +428,13 @@ class Model(Strict):
     framework: Framework = _d("ML framework; picks the KServe model format.")
     risk: Risk = _d("EU AI Act risk tier: minimal, limited or high.", default="minimal")
     artifact: Artifact = _d("The trained model's location and hash.")
+    candidate: Candidate | None = _d(
+        "runtime kserve: the next version, which a canary rollout (spec.canary[]) serves to "
+        "canary_percent of the traffic while `artifact` serves the rest; promote it by moving "
+        "it to version and artifact (docs/kubernetes.md). runtime deployment needs none: Argo "
+        "Rollouts canaries a changed artifact itself.",
+        default=None,
+    )
     features: list[str] = _d(
         "Features used, as view:field or view (all of its fields).", default_factory=list
     )

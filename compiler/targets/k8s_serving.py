@@ -4,7 +4,8 @@ ServiceMonitor) and runtime `kserve` (an InferenceService shaped by its CRD)."""
 from __future__ import annotations
 
 from compiler import canary
-from compiler.plan import ModelPlan, Plan
+from compiler.conventions import APP_VERSION
+from compiler.plan import ModelPlan, Plan, label_value
 from compiler.targets.k8s_pods import (
     COMPONENT,
     Obj,
@@ -181,24 +182,25 @@ def deployment_objects(plan: Plan, mp: ModelPlan) -> list[Obj]:
     ]
 
 
-def _kserve_model(mp: ModelPlan, config: dict[str, str]) -> Obj:
-    s = mp.serving
+def _kserve_model(mp: ModelPlan, config: dict[str, str], uri: str, image: str | None) -> Obj:
     framework = mp.model.framework
     model: Obj = {
         "name": "kserve-container",
         "modelFormat": {"name": framework if framework in KSERVE_FORMATS else "custom"},
     }
-    if s.image:
-        model["image"] = s.image
+    if image:
+        model["image"] = image
         model["imagePullPolicy"] = "Always"
-    model["storageUri"] = mp.model.artifact.uri
-    model["resources"] = resources(mp.serving_resources, s.resources.gpu)
+    model["storageUri"] = uri
+    model["resources"] = resources(mp.serving_resources, mp.serving.resources.gpu)
     model["securityContext"] = container_security()
     model["env"] = [{"name": key, "value": value} for key, value in config.items()]
     return model
 
 
 def inference_service(mp: ModelPlan, config: dict[str, str]) -> Obj:
+    """The InferenceService; with a canary rollout and a candidate, `spec.canary[]` serves the
+    candidate to canary_percent of the traffic next to the current version."""
     s = mp.serving
     predictor: Obj = {
         "minReplicas": s.autoscaling.min_replicas,
@@ -210,17 +212,29 @@ def inference_service(mp: ModelPlan, config: dict[str, str]) -> Obj:
         "automountServiceAccountToken": False,
         "securityContext": pod_security(),
         "labels": dict(mp.labels),
-        "model": _kserve_model(mp, config),
+        "model": _kserve_model(mp, config, mp.model.artifact.uri, s.image),
     }
     if s.request_logging and s.request_log_url:  # validation requires the URL with logging
         predictor["logger"] = {"mode": "all", "url": s.request_log_url}
     spec: Obj = {"predictor": predictor}
-    if s.rollout.strategy == "canary" and s.rollout.canary_percent:
-        canary_predictor = {
-            k: v for k, v in predictor.items() if k not in ("minReplicas", "maxReplicas")
+    candidate = mp.model.candidate
+    if canary.has_canary(mp) and candidate is not None:
+        assert s.rollout.canary_percent is not None
+        art = candidate.artifact
+        next_config = {
+            **config,
+            "MLOPSC_MODEL_VERSION": candidate.version,
+            "MLOPSC_ARTIFACT_URI": art.uri,
+            "MLOPSC_ARTIFACT_DIGEST": art.digest or "",
         }
-        canary_predictor["minReplicas"] = 1
-        canary_predictor["maxReplicas"] = max(1, s.autoscaling.max_replicas // 2)
+        image = candidate.image or s.image
+        canary_predictor = {
+            **{k: v for k, v in predictor.items() if k not in ("minReplicas", "maxReplicas")},
+            "labels": {**mp.labels, APP_VERSION: label_value(candidate.version)},
+            "model": _kserve_model(mp, next_config, art.uri, image),
+            "minReplicas": 1,
+            "maxReplicas": max(1, s.autoscaling.max_replicas // 2),
+        }
         spec["canary"] = [
             {"trafficPercent": s.rollout.canary_percent, "predictor": canary_predictor}
         ]
