@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from compiler.conventions import COMPONENT, PART_OF, workload_name
 from compiler.plan import ModelPlan
 
 Obj = dict[str, Any]
 
 UID = 10001
-COMPONENT = "app.kubernetes.io/component"
 
 
 def meta(
@@ -75,7 +75,7 @@ def model_config(mp: ModelPlan) -> dict[str, str]:
     """What the model's containers read from `<obj>-config` (KServe: its env)."""
     m = mp.model
     config = {
-        "MLOPSC_PROJECT": mp.labels["app.kubernetes.io/part-of"],
+        "MLOPSC_PROJECT": mp.labels[PART_OF],
         "MLOPSC_ENVIRONMENT": mp.env.name,
         "MLOPSC_MODEL": m.name,
         "MLOPSC_MODEL_VERSION": m.version,
@@ -91,7 +91,7 @@ def model_config(mp: ModelPlan) -> dict[str, str]:
 
 
 def config_name(mp: ModelPlan) -> str:
-    return f"{mp.object_name}-config"
+    return workload_name(mp.object_name, "config")
 
 
 def env_from(mp: ModelPlan) -> list[Obj]:
@@ -168,7 +168,7 @@ def cron_job(mp: ModelPlan, suffix: str, component: str, schedule: str, pod: Obj
     return {
         "apiVersion": "batch/v1",
         "kind": "CronJob",
-        "metadata": meta(f"{mp.object_name}-{suffix}", mp.env.namespace, labels),
+        "metadata": meta(workload_name(mp.object_name, suffix), mp.env.namespace, labels),
         "spec": {
             "concurrencyPolicy": "Forbid",
             "failedJobsHistoryLimit": 3,

@@ -6,14 +6,15 @@ rollout: Argo Rollouts scales the canary down and the stable ReplicaSet serves e
 from __future__ import annotations
 
 from compiler import canary, slo
+from compiler.conventions import CANARY_SUFFIX, COMPONENT, workload_name
 from compiler.plan import ModelPlan
-from compiler.targets.k8s_pods import COMPONENT, Obj, meta
+from compiler.targets.k8s_pods import Obj, meta
 
 API_VERSION = "argoproj.io/v1alpha1"
 
 
 def analysis_name(mp: ModelPlan) -> str:
-    return f"{mp.object_name}-canary"
+    return workload_name(mp.object_name, CANARY_SUFFIX)
 
 
 def canary_weights(percent: int) -> list[int]:

@@ -4,10 +4,9 @@ ServiceMonitor) and runtime `kserve` (an InferenceService shaped by its CRD)."""
 from __future__ import annotations
 
 from compiler import canary
-from compiler.conventions import APP_VERSION
+from compiler.conventions import APP_VERSION, COMPONENT
 from compiler.plan import ModelPlan, Plan, label_value
 from compiler.targets.k8s_pods import (
-    COMPONENT,
     Obj,
     container,
     container_security,

@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass
 
 from compiler.artifact import Artifact
+from compiler.conventions import DRIFT_SUFFIX, SCORE_SUFFIX, TRAIN_SUFFIX
 from compiler.plan import JOB_DEFAULTS, EnvPlan, ModelPlan, Plan, SpecPath, k8s_name
 from compiler.render.yaml import yaml_text
 from compiler.targets import contributed_env_files
@@ -88,7 +89,7 @@ def _training_job(plan: Plan, mp: ModelPlan) -> Obj | None:
         env=params,
         env_from=env_from(mp),
     )
-    job = _job(mp, "train", "training", training.schedule or MANUAL_ONLY, trainer)
+    job = _job(mp, TRAIN_SUFFIX, "training", training.schedule or MANUAL_ONLY, trainer)
     if not training.schedule:
         job["spec"]["suspend"] = True
     return job
@@ -126,7 +127,7 @@ def _drift_job(plan: Plan, mp: ModelPlan) -> Obj | None:
         command=drift_command(plan, mp),
         env_from=env_from(mp),
     )
-    return _job(mp, "drift", "drift-monitor", drift.schedule, checker)
+    return _job(mp, DRIFT_SUFFIX, "drift-monitor", drift.schedule, checker)
 
 
 def model_objects(plan: Plan, mp: ModelPlan) -> list[Obj]:
@@ -143,7 +144,7 @@ def model_objects(plan: Plan, mp: ModelPlan) -> list[Obj]:
         scorer = container(
             "scorer", s.image, mp.serving_resources, gpu=s.resources.gpu, env_from=env_from(mp)
         )
-        objects.append(_job(mp, "score", "batch-scoring", s.schedule, scorer))
+        objects.append(_job(mp, SCORE_SUFFIX, "batch-scoring", s.schedule, scorer))
     objects += [job for job in (_training_job(plan, mp), _drift_job(plan, mp)) if job is not None]
     return objects
 
