@@ -90,32 +90,38 @@ def _le(seconds: float) -> m.Matcher:
     return m.Matcher("le", s.format_number(seconds))
 
 
-def ratio_queries(sp: SloPlan, scope: Scope, window: int) -> tuple[str, str]:
-    """(error ratio, request rate) PromQL of a ratio SLI over `window`."""
+def ratio_queries(plan: Plan, sp: SloPlan, scope: Scope, window: int) -> tuple[str, str]:
+    """(error ratio, request rate) PromQL of a ratio SLI over `window`. The ratio reads the
+    request rate this group records just before it (same evaluation), so that each rule
+    states the raw selectors once."""
     w = s.format_duration(window)
     sli = sp.slo.sli
     if sli.events is not None:
         errors = sli.events.error_query.replace("{{window}}", w).replace("{{ window }}", w)
         total = sli.events.total_query.replace("{{window}}", w).replace("{{ window }}", w)
-    else:
-        error_parts, total_parts = [], []
-        for runtime, ns in _by_runtime(scope):
-            if sli.availability is not None:
-                req = m.requests(runtime, sp.object_name)
-                total_part = _rate(req.metric, (*req.matchers, ns), w)
-                error_parts.append(_rate(req.metric, (*req.errors(), ns), w))
-            else:
-                assert sp.latency_threshold is not None
-                hist = m.histogram(runtime, sp.object_name)
-                total_part = _rate(hist.count, (*hist.matchers, ns), w)
-                good = _rate(hist.bucket, (*hist.matchers, ns, _le(sp.latency_threshold)), w)
-                error_parts.append(f"{total_part} - {good}")
-            total_parts.append(total_part)
-        errors, total = _either(error_parts), _either(total_parts)
+        # Your queries' labels are unknown here: match them as they come.
+        return f"(({errors}) or (0 * ({total}))) / (({total}) > 0)", total
+    recorded = f"{s.requests_record(window)}{own_selector(plan, sp, scope)}"
+    error_parts, total_parts = [], []
+    for runtime, ns in _by_runtime(scope):
+        if sli.availability is not None:
+            req = m.requests(runtime, sp.object_name)
+            total_parts.append(_rate(req.metric, (*req.matchers, ns), w))
+            error_parts.append(_rate(req.metric, (*req.errors(), ns), w))
+        else:
+            assert sp.latency_threshold is not None
+            hist = m.histogram(runtime, sp.object_name)
+            total_parts.append(_rate(hist.count, (*hist.matchers, ns), w))
+            good = _rate(hist.bucket, (*hist.matchers, ns, _le(sp.latency_threshold)), w)
+            error_parts.append(f"{total_parts[-1]} - {good}")
     # `or 0 * total` keeps a 0 ratio (not a gap) while no request failed; `total > 0` records
-    # nothing for an idle window, whose 0/0 would make every average over it NaN.
-    ratio = f"(({errors}) or (0 * ({total}))) / (({total}) > 0)"
-    return ratio, total
+    # nothing for an idle window, whose 0/0 would make every average over it NaN. Both sides
+    # are summed by namespace: match on it (the recorded rate carries the rule labels too).
+    ratio = (
+        f"(({_either(error_parts)}) or on (namespace) (0 * {recorded}))"
+        f" / on (namespace) ({recorded} > 0)"
+    )
+    return ratio, _either(total_parts)
 
 
 def bad_query(sp: SloPlan, scope: Scope) -> str:
@@ -158,9 +164,9 @@ def recording_rules(plan: Plan, sp: SloPlan, scope: Scope) -> list[dict[str, Any
     rules: list[dict[str, Any]] = []
     if s.uses_requests(sp):
         for window in windows:
-            ratio, total = ratio_queries(sp, scope, window)
-            rules.append(_record(s.error_ratio_record(window), ratio, labels))
+            ratio, total = ratio_queries(plan, sp, scope, window)
             rules.append(_record(s.requests_record(window), total, labels))
+            rules.append(_record(s.error_ratio_record(window), ratio, labels))
     else:
         rules.append(_record(m.BAD_RECORD, bad_query(sp, scope), labels))
         for window in windows:
