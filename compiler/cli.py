@@ -320,15 +320,33 @@ def _emit_failed(out: str, exc: Any) -> NoReturn:
     raise errors.Invalid(where) from None
 
 
+def shared_folders(plan: Any) -> frozenset[str]:
+    """Generated folders where other files are expected, so not reported as unknown: the
+    workflows folder the spec points into (`.github/workflows` holds the repository's own
+    workflows too) and, with the outputs at the repository's root, its docs folder."""
+    shared = set()
+    if plan.github_workflows:
+        shared.add(plan.github_workflows.strip("/"))
+    if plan.output_directory.strip("/") == ".":
+        shared.add("docs")
+    return frozenset(shared)
+
+
 def write_or_raise(
-    out: str, artifacts: list[Any], info: Any, only: set[str] | None, *, force: bool = False
+    out: str,
+    artifacts: list[Any],
+    info: Any,
+    only: set[str] | None,
+    *,
+    force: bool = False,
+    shared: frozenset[str] = frozenset(),
 ) -> tuple[int, list[str]]:
     """Write the outputs, or leave OUT as it was and raise (see _emit_failed). Paths taken
     over with --force and files mlopsc did not write in its folders are said."""
     from compiler.emit import EmitError, write_outputs
 
     try:
-        written = write_outputs(out, artifacts, info, only=only, force=force)
+        written = write_outputs(out, artifacts, info, only=only, force=force, shared=shared)
     except EmitError as exc:
         _emit_failed(out, exc)
     if written.recovered:
@@ -373,9 +391,14 @@ def build(spec: str, out: str, only: str | None, force: bool, fmt: str) -> int:
     --force. Nothing outside OUT is changed; links below OUT are never followed. An I/O error
     exits 2 with OUT as it was; a killed build is finished by the next one."""
 
-    _, artifacts, info, selected, sink = _compile(spec, out, only, fmt)
+    plan, artifacts, info, selected, sink = _compile(spec, out, only, fmt)
     changed, removed = write_or_raise(
-        out, artifacts, info, set(selected) if selected else None, force=force
+        out,
+        artifacts,
+        info,
+        set(selected) if selected else None,
+        force=force,
+        shared=shared_folders(plan),
     )
     if fmt in ("json", "sarif"):
         emit_diagnostics(sink, fmt, notes=False)
@@ -397,9 +420,9 @@ def check(spec: str, out: str, fmt: str) -> int:
     generates, and what an interrupted build left, and exit 1. Reads only."""
     from compiler.emit import EmitError, check_outputs
 
-    _, artifacts, info, _, _ = _compile(spec, out, None, fmt)
+    plan, artifacts, info, _, _ = _compile(spec, out, None, fmt)
     try:
-        findings = check_outputs(out, artifacts, info)
+        findings = check_outputs(out, artifacts, info, shared=shared_folders(plan))
     except EmitError as exc:
         _emit_failed(out, exc)
     sink = Sink()  # json and sarif: the findings are the document
@@ -690,8 +713,8 @@ def report(spec: str, out: str, history_depth: int, fmt: str) -> int:
         documents = render_documents(plan, history=history) if "docs" in names else []
         return [dataclasses.replace(a, target="docs") for a in documents]
 
-    _, artifacts, info, _, sink = _compile(spec, out, "docs", fmt, renderer=with_history)
-    changed, _removed = write_or_raise(out, artifacts, info, {"docs"})
+    plan, artifacts, info, _, sink = _compile(spec, out, "docs", fmt, renderer=with_history)
+    changed, _removed = write_or_raise(out, artifacts, info, {"docs"}, shared=shared_folders(plan))
     if fmt in ("json", "sarif"):
         emit_diagnostics(sink, fmt, notes=False)
     click.echo(

@@ -207,6 +207,15 @@ def test_outputs_at_the_repository_root(tmp_path: Path) -> None:
     assert "/./" not in owners
     assert (proj / ".github" / "workflows" / "mlopsc-pr.yml").exists()
     assert run_mlopsc("check", "mlops.yaml", "-o", ".", cwd=proj).returncode == 0
+    # The repository's own workflows and docs share folders with generated files: not extra.
+    (proj / ".github" / "workflows" / "release.yml").write_text("on: push\n")
+    (proj / "docs" / "handbook.md").write_text("# ours\n")
+    (proj / "NOTES.md").write_text("the root is never a generated folder\n")
+    assert run_mlopsc("check", "mlops.yaml", "-o", ".", cwd=proj).returncode == 0
+    (proj / "kubernetes" / "production" / "extra.yaml").write_text("kind: Secret\n")
+    extra = run_mlopsc("check", "mlops.yaml", "-o", ".", cwd=proj)
+    assert extra.returncode == 1 and "kubernetes/production/extra.yaml" in extra.stderr
+    (proj / "kubernetes" / "production" / "extra.yaml").unlink()
     bad = spec.read_text().replace("directory: .,", "directory: ../up,")
     spec.write_text(bad)
     result = run_mlopsc("validate", "mlops.yaml", cwd=proj)

@@ -11,14 +11,21 @@ from compiler.emit.state import read_lock as _read_lock
 from compiler.emit.write import lock_entries, unknown_files
 
 
-def check_outputs(out_dir: str, artifacts: list[Artifact], info: LockInfo) -> list[Finding]:
-    """Every difference between out_dir and what build would write now."""
+def check_outputs(
+    out_dir: str,
+    artifacts: list[Artifact],
+    info: LockInfo,
+    *,
+    shared: frozenset[str] = frozenset(),
+) -> list[Finding]:
+    """Every difference between out_dir and what build would write now (`shared`: generated
+    folders that legitimately hold other files too)."""
     try:
         root = Root.open(out_dir, create=False)
     except OSError as exc:
         raise io_error("", "open the output folder", exc) from None
     try:
-        return _check(root, artifacts, info)
+        return _check(root, artifacts, info, shared)
     except StateError as exc:
         raise EmitError([Problem(IO_FAILED, exc.path, str(exc))]) from None
     except OSError as exc:
@@ -28,7 +35,9 @@ def check_outputs(out_dir: str, artifacts: list[Artifact], info: LockInfo) -> li
             root.close()
 
 
-def _check(root: Root | None, artifacts: list[Artifact], info: LockInfo) -> list[Finding]:
+def _check(
+    root: Root | None, artifacts: list[Artifact], info: LockInfo, shared: frozenset[str]
+) -> list[Finding]:
     wanted = {a.path: a for a in artifacts}
     if root is None:
         return [Finding("missing", p) for p in sorted([LOCK, *wanted])]
@@ -59,7 +68,7 @@ def _check(root: Root | None, artifacts: list[Artifact], info: LockInfo) -> list
             findings.append(Finding("blocked", node.blocker))
         elif node.kind != "missing":
             findings.append(Finding("extra", rel))
-    findings += [Finding("unknown", rel) for rel in unknown_files(root, entries)]
+    findings += [Finding("unknown", rel) for rel in unknown_files(root, entries, shared)]
     for name, _ in root.listdir(""):
         if name == JOURNAL or name.startswith(STAGE_PREFIX):
             findings.append(Finding("leftover", name))

@@ -87,8 +87,10 @@ def write_outputs(
     *,
     only: set[str] | None = None,
     force: bool = False,
+    shared: frozenset[str] = frozenset(),
 ) -> Written:
-    """Replace the generated files under out_dir; EmitError leaves out_dir as it was."""
+    """Replace the generated files under out_dir; EmitError leaves out_dir as it was.
+    `shared`: generated folders that legitimately hold other files too (not reported)."""
     existed = os.path.lexists(out_dir)
     try:
         root = Root.open(out_dir, create=True)
@@ -98,7 +100,7 @@ def write_outputs(
     try:
         if not root.lock():
             raise EmitError([Problem(IO_FAILED, "", "another mlopsc build is writing this folder")])
-        return _Build(root, artifacts, info, only=only, force=force).run()
+        return _Build(root, artifacts, info, only=only, force=force, shared=shared).run()
     except OSError as exc:  # looking, before anything changed
         failure = io_error(_relative(root, exc.filename), "read", exc)
         if not existed:
@@ -128,7 +130,9 @@ class _Build:
         *,
         only: set[str] | None,
         force: bool,
+        shared: frozenset[str],
     ) -> None:
+        self.shared = shared
         self.root = root
         self.artifacts = artifacts
         self.info = info
@@ -175,7 +179,7 @@ class _Build:
                 self._clean([op.path for op in ops if op.content is None])
         removed = sorted(op.path for op in ops if op.content is None)
         try:
-            unknown = unknown_files(self.root, entries)
+            unknown = unknown_files(self.root, entries, self.shared)
         except OSError:  # committed; check names them
             unknown = []
         return Written(
@@ -458,16 +462,16 @@ def _remove_tree(root: Root, name: str, *, kind: str = "dir") -> None:
             os.unlink(name, dir_fd=root.fd)
 
 
-def generated_folders(entries: Entries) -> list[str]:
-    """Folders that hold generated files, never OUT itself: a file mlopsc did not write there
-    is deployed with them (Argo CD syncs kubernetes/<env>/ as a whole)."""
-    return sorted({p.rpartition("/")[0] for p in entries if "/" in p})
+def generated_folders(entries: Entries, shared: frozenset[str] = frozenset()) -> list[str]:
+    """Folders that hold generated files, never OUT itself nor a `shared` one: a file mlopsc
+    did not write there is deployed with them (Argo CD syncs kubernetes/<env>/ as a whole)."""
+    return sorted({p.rpartition("/")[0] for p in entries if "/" in p} - shared)
 
 
-def unknown_files(root: Root, entries: Entries) -> list[str]:
+def unknown_files(root: Root, entries: Entries, shared: frozenset[str] = frozenset()) -> list[str]:
     """Files (not folders) in generated folders that mlopsc did not write."""
     found: list[str] = []
-    for folder in generated_folders(entries):
+    for folder in generated_folders(entries, shared):
         for name, kind in root.listdir(folder):
             rel = f"{folder}/{name}"
             if kind != "dir" and rel not in entries:
