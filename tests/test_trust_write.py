@@ -452,3 +452,29 @@ def test_cli_refusal_exits_1_names_the_path_and_changes_nothing(tmp_path: Path) 
     assert forced.returncode == 0, forced.stderr
     assert list(outside.iterdir()) == []
     assert run_mlopsc("check", spec, "-o", str(out)).returncode == 0
+
+
+# --- interrupted builds and no-change builds --------------------------------------------------
+
+
+def test_leftovers_are_reported_by_check_and_cleaned_by_build(built: Path) -> None:
+    (built / ".mlopsc-stage-0123").mkdir()
+    (built / ".mlopsc-stage-0123" / "n0").write_text("half")
+    found = {(f.kind, f.path) for f in check_outputs(str(built), V1, INFO)}
+    assert found == {("leftover", ".mlopsc-stage-0123")}
+    assert write_outputs(str(built), V1, INFO).recovered
+    assert check_outputs(str(built), V1, INFO) == []
+    assert sorted(p.name for p in built.iterdir()) == ["k", LOCK, "top.yaml"]
+
+
+def test_a_build_with_no_change_touches_nothing(built: Path) -> None:
+    def stats() -> dict[str, tuple[int, int]]:
+        return {
+            str(p.relative_to(built)): (p.stat().st_ino, p.stat().st_mtime_ns)
+            for p in built.rglob("*")
+        }
+
+    before = stats()
+    written = write_outputs(str(built), V1, INFO)
+    assert (written.changed, written.removed) == (0, [])
+    assert stats() == before
