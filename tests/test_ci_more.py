@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from compiler.render.groovy import groovy_block, groovy_string
 from compiler.render.pipelines import (
     azure_path_filter,
     azure_value,
@@ -24,8 +25,9 @@ from compiler.render.pipelines import (
 from tests.conftest import EXAMPLES, require_tool, run_mlopsc
 from tests.test_ci_injection import HOSTILE_PARAM, HOSTILE_WORDS, hostile_spec
 
-NEW_TARGETS = ("azure", "cloudbuild")
+NEW_TARGETS = ("azure", "cloudbuild", "jenkins")
 AZURE = "azure/azure-pipelines.yml"
+JENKINSFILE = "jenkins/Jenkinsfile"
 
 
 def enabled(example: Path) -> set[str]:
@@ -167,3 +169,57 @@ def test_escaping_functions() -> None:
         with pytest.raises(ValueError):
             azure_value(bad)
     assert azure_path_filter("parts/a b[1]:~^.yaml") == "parts/a?b?1????.yaml"
+
+
+def groovy() -> str:
+    return require_tool("groovy", "apt-get install -y groovy default-jre-headless")
+
+
+def groovy_parses(path: Path) -> None:
+    done = subprocess.run(
+        [groovy(), "-e", "new GroovyShell().parse(new File(args[0]))", str(path)],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("example", examples_with("jenkins"))
+def test_jenkinsfile_parses(built_examples: dict[str, Path], example: str) -> None:
+    groovy_parses(built_examples[example] / JENKINSFILE)
+
+
+def test_hostile_jenkinsfile_parses_and_keeps_text_as_data(hostile_out: Path) -> None:
+    path = hostile_out / JENKINSFILE
+    groovy_parses(path)
+    text = path.read_text()
+    for word in [*HOSTILE_WORDS[:2], "acme-models"]:
+        assert word not in text, word
+    # CI-trained on a schedule: one parameterized cron line names the model.
+    assert "% MLOPSC_TRAIN=fraud-detector" in text
+    assert "changeset 'parts/a b#1.yaml'" in text
+
+
+def test_groovy_literals_round_trip(tmp_path: Path) -> None:
+    values = [
+        *HOSTILE_WORDS,
+        HOSTILE_PARAM,
+        "back\\slash\\",
+        "it's",
+        "'''",
+        "${x}",
+        "t\tc\r",
+        "\\u0041\\\\u0042",
+        "\x01\u2028",
+    ]
+    script = "\n".join(values) + "\n'"
+    body = ", ".join(groovy_string(v) for v in values)
+    source = tmp_path / "literals.groovy"
+    source.write_text(
+        f"def values = [{body}, {groovy_block(script)}]\n"
+        "values.each { println(it.getBytes('UTF-8').encodeHex().toString()) }\n"
+    )
+    done = subprocess.run([groovy(), str(source)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    got = [bytes.fromhex(line).decode() for line in done.stdout.splitlines()]
+    assert got == [*values, script]

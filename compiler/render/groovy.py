@@ -11,9 +11,14 @@ import re
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
 
 
+def _control(char: str) -> str:
+    # Groovy reads \uXXXX before it reads strings: a CR that way would end the literal.
+    return "\\r" if char == "\r" else f"\\u{ord(char):04x}"
+
+
 def _escape(text: str) -> str:
     text = text.replace("\\", "\\\\").replace("'", "\\'")
-    return _CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    return _CONTROL.sub(lambda m: _control(m.group()), text)
 
 
 def groovy_string(text: str) -> str:

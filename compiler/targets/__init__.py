@@ -51,6 +51,12 @@ def _cloudbuild() -> Target:
     return cloudbuild.TARGET
 
 
+def _jenkins() -> Target:
+    from compiler.targets import jenkins
+
+    return jenkins.TARGET
+
+
 def _monitoring() -> Target:
     from compiler.targets import monitoring
 
@@ -76,6 +82,7 @@ REGISTRY: dict[str, Callable[[], Target]] = {
     "gitlab": _gitlab,
     "azure": _azure,
     "cloudbuild": _cloudbuild,
+    "jenkins": _jenkins,
     "monitoring": _monitoring,
     "feast": _feast,
     "docs": _docs,
