@@ -8,6 +8,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import NamedTuple
 
 
 class Severity(StrEnum):
@@ -16,9 +17,9 @@ class Severity(StrEnum):
     NOTE = "note"
 
 
-@dataclass(frozen=True, order=True)
-class Span:
-    """A place in a source file: 1-based line and column."""
+class Span(NamedTuple):
+    """A place in a source file: 1-based line and column (a tuple: the loader makes one per
+    node of the spec, and a tuple is several times cheaper to make than a frozen dataclass)."""
 
     file: str
     line: int = 1

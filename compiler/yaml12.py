@@ -125,7 +125,14 @@ def _resolve(value: str) -> str:
     return _SCALAR_TAG
 
 
-def compose_all(text: str, *, max_depth: int) -> list[Any]:
+class Composed(list[Any]):
+    """The documents' root nodes, and whether any alias was followed (only then can the
+    document expand to more nodes than it holds)."""
+
+    aliases = 0
+
+
+def compose_all(text: str, *, max_depth: int) -> Composed:
     """Every document's root node; yaml.YAMLError on a syntax error, TooDeep past max_depth.
 
     The composer is a loop over parser events with an explicit stack, not a recursion, so a
@@ -136,7 +143,7 @@ def compose_all(text: str, *, max_depth: int) -> list[Any]:
     parser = _Composer(text)
     events = yaml.events
     resolved: dict[str, str] = {}
-    docs: list[Any] = []
+    docs = Composed()
     anchors: dict[str, Node] = {}
     # Open collections, each with its children so far (mapping: key, value, key, ...).
     stack: list[tuple[Node, list[Node]]] = []
@@ -176,8 +183,10 @@ def compose_all(text: str, *, max_depth: int) -> list[Any]:
                     raise yaml.composer.ComposerError(
                         None, None, f"found undefined alias {event.anchor!r}", event.start_mark
                     )
-                (stack[-1][1] if stack else [root]).append(target)
-                if not stack:
+                docs.aliases += 1
+                if stack:
+                    stack[-1][1].append(target)
+                else:
                     root = target
                 continue
             elif kind is events.DocumentStartEvent:

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ValidationError
 
 from compiler import diagnostics as dx
 from compiler.diagnostics import Sink
-from compiler.load import Document, Path, SourceMap
+from compiler.load import Document, Path, SourceMap, paused_gc
 from compiler.spec.models import Project
 from compiler.spec.types import Duration, FreeText, _duration
 
@@ -345,7 +345,8 @@ def validate_project(doc: Document, sink: Sink) -> Project | None:
     errors_before = len(sink.items)
     flagged = _check_controls(doc, sink) if doc.source_map.controls else set()
     try:
-        project = Project.model_validate(doc.data)
+        with paused_gc():
+            project = Project.model_validate(doc.data)
         return None if len(sink.items) > errors_before else project
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
