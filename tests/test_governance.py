@@ -25,7 +25,8 @@ HIGH = edit(
         "    evaluation:\n      metrics: {ndcg: {min: 0.3}}\n"
         "      fairness: {protected_attributes: [age_band], metric: dpd, max: 0.1}\n"
         "    explainability: {method: shap}\n"
-        "    monitoring: {drift: {features: [customer_stats:order_count_30d], threshold: 0.2}}\n",
+        "    monitoring: {drift: {features: [customer_stats:order_count_30d], threshold: 0.2,\n"
+        "      reference: s3://acme/ref/, current: s3://acme/cur/}}\n",
     ),
     ("recommender/1.0.0/}", f"recommender/1.0.0/, digest: {D1}}}"),
     ("      mode: realtime\n", "      mode: realtime\n      request_logging: true\n"),
@@ -55,7 +56,8 @@ BREAKS: dict[str, tuple[str, str]] = {
     "EUAI-008": (f", digest: {D1}", ""),
     "EUAI-009": ("      data: [orders]\n", ""),
     "EUAI-011": (
-        "    monitoring: {drift: {features: [customer_stats:order_count_30d], threshold: 0.2}}\n",
+        "    monitoring: {drift: {features: [customer_stats:order_count_30d], threshold: 0.2,\n"
+        "      reference: s3://acme/ref/, current: s3://acme/cur/}}\n",
         "",
     ),
     "EUAI-012": ("reviewers: [ml]}", "reviewers: []}"),
