@@ -478,3 +478,18 @@ def test_a_build_with_no_change_touches_nothing(built: Path) -> None:
     written = write_outputs(str(built), V1, INFO)
     assert (written.changed, written.removed) == (0, [])
     assert stats() == before
+
+
+def test_a_lock_entry_thousands_of_folders_deep_is_no_crash(built: Path) -> None:
+    lock = json.loads((built / LOCK).read_text())
+    lock["files"]["a/" * 3000 + "x.yaml"] = {"sha256": "a" * 64, "target": "kubernetes"}
+    (built / LOCK).write_text(json.dumps(lock))
+    write_outputs(str(built), V1, INFO)  # the entry names nothing on disk: dropped
+    assert check_outputs(str(built), V1, INFO) == []
+
+
+def test_an_oversized_lock_is_refused_before_it_is_parsed(built: Path) -> None:
+    with (built / LOCK).open("w") as handle:
+        handle.write('{"files": {}, "pad": "' + "x" * (33 << 20) + '"}')
+    exc = refused(built, V1)
+    assert exc.io and "larger than" in str(exc)

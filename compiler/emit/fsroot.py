@@ -100,10 +100,22 @@ class Root:
         Raises Blocked for a link or a non-folder on the way; created folders go into `made`."""
         if rel in self._dirs:
             return self._dirs[rel]
-        head, _, name = rel.rpartition("/")
-        parent = self.dir(head, create=create, made=made)
-        if parent is None:
-            return None
+        parts = rel.split("/")
+        known = len(parts) - 1  # the deepest cached ancestor, walking up without recursion
+        while known > 0 and "/".join(parts[:known]) not in self._dirs:
+            known -= 1
+        parent = self._dirs["/".join(parts[:known])]
+        for depth in range(known, len(parts)):
+            here = "/".join(parts[: depth + 1])
+            opened = self._open_child(parent, parts[depth], here, create=create, made=made)
+            if opened is None:
+                return None
+            self._dirs[here] = parent = opened
+        return parent
+
+    def _open_child(
+        self, parent: int, name: str, rel: str, *, create: bool, made: list[str] | None
+    ) -> int | None:
         try:
             st = os.stat(name, dir_fd=parent, follow_symlinks=False)
         except FileNotFoundError:
@@ -117,13 +129,11 @@ class Root:
             kind = _kind(st.st_mode)
             raise Blocked(rel, f"is {describe(kind)} where mlopsc needs a folder")
         try:
-            fd = os.open(name, _DIR_FLAGS, dir_fd=parent)
+            return os.open(name, _DIR_FLAGS, dir_fd=parent)
         except OSError as exc:
             if exc.errno in (errno.ELOOP, errno.ENOTDIR):
                 raise Blocked(rel, "changed while mlopsc looked at it") from None
             raise
-        self._dirs[rel] = fd
-        return fd
 
     def forget(self, rel: str) -> None:
         """Drop cached folder fds at and below rel (after it was removed or moved)."""

@@ -16,7 +16,7 @@ from compiler.render.yaml import json_text
 LOCK = "mlopsc.lock.json"
 JOURNAL = ".mlopsc-journal.json"
 STAGE_PREFIX = ".mlopsc-stage-"
-READ_LIMIT = 256 << 20  # a lock of 10,000 models is a few MB; anything this large is not ours
+READ_LIMIT = 32 << 20  # a lock of 10,000 models is about 10 MB; anything larger is not ours
 _SHA = re.compile(r"^[0-9a-f]{64}$")
 
 
