@@ -95,32 +95,69 @@ def _literal(text: str, indent: int) -> list[str] | None:
     return [indicator, *[(pad + line) if line else "" for line in body.split("\n")]]
 
 
-def _block(value: Any, indent: int, out: list[str]) -> None:
-    """Append the lines of a non-empty dict or list at `indent`."""
-    pad = " " * indent
-    if isinstance(value, dict):
-        for key, item in value.items():
-            head = f"{pad}{scalar_str(str(key))}:"
-            if isinstance(item, dict | list) and item:
-                out.append(head)
-                _block(item, indent if isinstance(item, list) else indent + 2, out)
-            elif isinstance(item, str) and (lines := _literal(item, indent + 2)):
-                out.append(f"{head} {lines[0]}")
-                out.extend(lines[1:])
-            else:
-                out.append(f"{head} {_inline(item)}")
-        return
-    for item in value:
-        if isinstance(item, dict | list) and item:
-            inner: list[str] = []
-            _block(item, indent + 2, inner)
-            out.append(f"{pad}- {inner[0][indent + 2 :]}")
-            out.extend(inner[1:])
-        elif isinstance(item, str) and (lines := _literal(item, indent + 2)):
-            out.append(f"{pad}- {lines[0]}")
+def _member(head: str, item: Any, indent: int, out: list[str]) -> None:
+    """Append a mapping member: `head` (`key:` with its indentation) and its value, whose
+    nested mapping is at `indent` + 2 and nested sequence at `indent`."""
+    kind = type(item)
+    if kind is str or (kind not in (dict, list) and isinstance(item, str)):
+        if "\n" in item and (lines := _literal(item, indent + 2)):
+            out.append(f"{head} {lines[0]}")
             out.extend(lines[1:])
         else:
+            out.append(f"{head} {scalar_str(item)}")
+    elif kind is dict or isinstance(item, dict):
+        if item:
+            out.append(head)
+            _mapping(item, indent + 2, out, " " * (indent + 2))
+        else:
+            out.append(f"{head} {{}}")
+    elif kind is list or isinstance(item, list):
+        if item:
+            out.append(head)
+            _sequence(item, indent, out)
+        else:
+            out.append(f"{head} []")
+    else:
+        out.append(f"{head} {_scalar(item)}")
+
+
+def _mapping(value: dict[Any, Any], indent: int, out: list[str], lead: str) -> None:
+    """Append a non-empty mapping at `indent`; its first line starts with `lead` (the
+    indentation, or the indentation and `- ` of the sequence item it is)."""
+    pad = " " * indent
+    for key, item in value.items():
+        _member(f"{lead}{scalar_str(key if type(key) is str else str(key))}:", item, indent, out)
+        lead = pad
+
+
+def _sequence(value: list[Any], indent: int, out: list[str]) -> None:
+    """Append a non-empty sequence whose items start at `indent`."""
+    pad = " " * indent
+    for item in value:
+        kind = type(item)
+        if kind is str or (kind not in (dict, list) and isinstance(item, str)):
+            if "\n" in item and (lines := _literal(item, indent + 2)):
+                out.append(f"{pad}- {lines[0]}")
+                out.extend(lines[1:])
+            else:
+                out.append(f"{pad}- {scalar_str(item)}")
+        elif (kind is dict or isinstance(item, dict)) and item:
+            _mapping(item, indent + 2, out, f"{pad}- ")
+        elif (kind is list or isinstance(item, list)) and item:
+            inner: list[str] = []
+            _sequence(item, indent + 2, inner)
+            out.append(f"{pad}- {inner[0][indent + 2 :]}")
+            out.extend(inner[1:])
+        else:
             out.append(f"{pad}- {_inline(item)}")
+
+
+def _block(value: Any, indent: int, out: list[str]) -> None:
+    """Append the lines of a non-empty dict or list at `indent`."""
+    if isinstance(value, dict):
+        _mapping(value, indent, out, " " * indent)
+    else:
+        _sequence(value, indent, out)
 
 
 def _inline(value: Any) -> str:

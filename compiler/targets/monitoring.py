@@ -43,8 +43,10 @@ def prometheus_rule_files(plan: Plan, ep: EnvPlan) -> list[tuple[str, list[dict[
 
 
 def env_files(plan: Plan, ep: EnvPlan) -> list[str]:
-    """Files this target writes into `kubernetes/<env>/`."""
-    return [name for name, _ in prometheus_rule_files(plan, ep)]
+    """Files this target writes into `kubernetes/<env>/` (named without rendering them: the
+    kubernetes target asks for its kustomization)."""
+    deployed = any(mp.env.name == ep.name for sp in plan.slos for mp in sp.deployments)
+    return ["prometheus-rules.yaml"] if deployed else []
 
 
 def render(plan: Plan) -> list[Artifact]:
