@@ -297,8 +297,22 @@ def _compile(
 
 
 _OUT_HELP = "Output folder (the generated tree; see README for its layout)."
+
+
+def _nonempty_out(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """An empty OUT (`-o "$UNSET"`) would mean the current folder: refuse it."""
+    if not value.strip():
+        raise click.BadParameter("the output folder must not be empty")
+    return value
+
+
 out_option = click.option(
-    "-o", "--out", required=True, type=click.Path(file_okay=False), help=_OUT_HELP
+    "-o",
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False),
+    callback=_nonempty_out,
+    help=_OUT_HELP,
 )
 
 

@@ -19,7 +19,7 @@ import pytest
 
 from compiler.artifact import Artifact
 from compiler.emit import LOCK, EmitError, LockInfo, check_outputs, write_outputs
-from tests.conftest import run_mlopsc
+from tests.conftest import ROOT, run_mlopsc
 
 INFO = LockInfo("0.0.0", "mlops.yaml", "0" * 64)
 JOURNAL = ".mlopsc-journal.json"
@@ -493,3 +493,11 @@ def test_an_oversized_lock_is_refused_before_it_is_parsed(built: Path) -> None:
         handle.write('{"files": {}, "pad": "' + "x" * (33 << 20) + '"}')
     exc = refused(built, V1)
     assert exc.io and "larger than" in str(exc)
+
+
+def test_an_empty_output_folder_is_refused_not_the_current_one(tmp_path: Path) -> None:
+    spec = str(ROOT / "examples" / "payments-ml" / "mlops.yaml")
+    for command in ("build", "check"):
+        result = run_mlopsc(command, spec, "-o", "", cwd=tmp_path)
+        assert result.returncode == 2 and "must not be empty" in result.stderr
+    assert list(tmp_path.iterdir()) == []
