@@ -11,6 +11,7 @@ import itertools
 import json
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -25,9 +26,11 @@ from compiler.render.pipelines import (
 from tests.conftest import EXAMPLES, require_tool, run_mlopsc
 from tests.test_ci_injection import HOSTILE_PARAM, HOSTILE_WORDS, hostile_spec
 
-NEW_TARGETS = ("azure", "cloudbuild", "jenkins")
+NEW_TARGETS = ("azure", "cloudbuild", "aws", "jenkins")
 AZURE = "azure/azure-pipelines.yml"
 JENKINSFILE = "jenkins/Jenkinsfile"
+CLOUDFORMATION = "aws/pipeline.yaml"
+EXAMPLES_BY_NAME = {e.name: e for e in EXAMPLES}
 
 
 def enabled(example: Path) -> set[str]:
@@ -223,3 +226,81 @@ def test_groovy_literals_round_trip(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     got = [bytes.fromhex(line).decode() for line in done.stdout.splitlines()]
     assert got == [*values, script]
+
+
+def cfn_lint(path: Path) -> None:
+    tool = require_tool("cfn-lint", "pip install cfn-lint")
+    done = subprocess.run([tool, str(path)], capture_output=True, text=True)
+    # 0 errors and 0 warnings: cfn-lint prints nothing and exits 0.
+    assert done.returncode == 0 and done.stdout == "", done.stdout + done.stderr
+
+
+def cfn_template(path: Path) -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load(path.read_text())
+    return data
+
+
+@pytest.mark.parametrize("example", examples_with("aws"))
+def test_cloudformation_passes_cfn_lint(built_examples: dict[str, Path], example: str) -> None:
+    cfn_lint(built_examples[example] / CLOUDFORMATION)
+
+
+def test_hostile_cloudformation_passes_cfn_lint(hostile_out: Path) -> None:
+    cfn_lint(hostile_out / CLOUDFORMATION)
+    text = (hostile_out / CLOUDFORMATION).read_text()
+    for word in [*HOSTILE_WORDS[:2], "$HOME"]:
+        assert word not in text, word
+
+
+def policy_statements(resource: dict[str, Any]) -> list[dict[str, Any]]:
+    props = resource["Properties"]
+    documents = [p["PolicyDocument"] for p in props.get("Policies", [])]
+    if "PolicyDocument" in props:
+        documents.append(props["PolicyDocument"])
+    return [s for d in documents for s in d["Statement"]]
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def test_aws_promotion_and_least_privilege(built_examples: dict[str, Path]) -> None:
+    out = built_examples[examples_with("aws")[0]]
+    resources = cfn_template(out / CLOUDFORMATION)["Resources"]
+    stages = resources["PromotePipeline"]["Properties"]["Stages"]
+    names = [s["Name"] for s in stages]
+    assert names[:2] == ["Source", "Check"]
+    spec = yaml.safe_load((EXAMPLES_BY_NAME[out.name] / "mlops.yaml").read_text())
+    envs = spec["environments"]
+    assert names[2:] == [f"Promote-{e['name']}" for e in envs]
+    for env, stage in zip(envs, stages[2:], strict=True):
+        kinds = [a["ActionTypeId"]["Category"] for a in stage["Actions"]]
+        gated = env.get("approval", {}).get("required", False)
+        assert kinds == (["Approval", "Build"] if gated else ["Build"]), env["name"]
+    checked = 0
+    for name, resource in resources.items():
+        if resource["Type"] not in ("AWS::IAM::Role", "AWS::IAM::ManagedPolicy"):
+            continue
+        for statement in policy_statements(resource):
+            checked += 1
+            assert statement["Effect"] == "Allow"
+            for action in as_list(statement["Action"]):
+                assert "*" not in action, (name, action)
+            for target in as_list(statement["Resource"]):
+                assert target != "*", name
+    assert checked >= 10
+
+
+def test_cfn_sub_escapes_spec_text_in_metrics_locations(tmp_path: Path) -> None:
+    # payments-ml's fraud-detector trains on Kubernetes with an S3 artifact: its gate reads
+    # metrics.json there, and the training role may read exactly that object.
+    text = (EXAMPLES_BY_NAME["payments-ml"] / "mlops.yaml").read_text()
+    uri = "s3://acme-models/fraud-detector/3.2.0/"
+    assert f"uri: {uri}\n" in text
+    spec = tmp_path / "mlops.yaml"
+    spec.write_text(text.replace(f"uri: {uri}\n", f"uri: {uri}${{AWS::AccountId}}/\n", 1))
+    out = tmp_path / "out"
+    done = run_mlopsc("build", str(spec), "-o", str(out), "--only", "aws")
+    assert done.returncode == 0, done.stderr
+    cfn_lint(out / CLOUDFORMATION)
+    assert "${!AWS::AccountId}/metrics.json" in (out / CLOUDFORMATION).read_text()

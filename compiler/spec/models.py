@@ -587,7 +587,7 @@ class Outputs(Strict):
     ci: list[CiSystem] = _d(
         "CI/CD systems a full build writes files for (`mlopsc build --only <name>` builds any "
         "of them whatever this list says).",
-        default_factory=lambda: ["github", "gitlab"],
+        default=["github", "gitlab"],
     )
 
 

@@ -51,6 +51,12 @@ def _cloudbuild() -> Target:
     return cloudbuild.TARGET
 
 
+def _aws() -> Target:
+    from compiler.targets import aws
+
+    return aws.TARGET
+
+
 def _jenkins() -> Target:
     from compiler.targets import jenkins
 
@@ -82,6 +88,7 @@ REGISTRY: dict[str, Callable[[], Target]] = {
     "gitlab": _gitlab,
     "azure": _azure,
     "cloudbuild": _cloudbuild,
+    "aws": _aws,
     "jenkins": _jenkins,
     "monitoring": _monitoring,
     "feast": _feast,

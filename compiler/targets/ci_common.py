@@ -119,6 +119,13 @@ case "$MLOPSC_METRICS_URI" in
 esac
 """
 
+# The whole history: check dates the documents by the spec's last commit.
+UNSHALLOW = """\
+if [ "$(git rev-parse --is-shallow-repository)" = true ]; then
+  git fetch --unshallow --no-tags origin
+fi
+"""
+
 GATE = 'mlopsc gate "$MLOPSC_SPEC" --model "$MLOPSC_MODEL" --metrics "$MLOPSC_METRICS_FILE"'
 
 

@@ -29,16 +29,9 @@ PUSH_SECRET = "mlopsc-push-token"
 
 _INSTALL = 'python -m pip install --disable-pip-version-check "$MLOPSC_REQUIREMENT"\n'
 
-# The whole history: check dates the documents by the spec's last commit.
-_UNSHALLOW = """\
-if [ "$(git rev-parse --is-shallow-repository)" = true ]; then
-  git fetch --unshallow --no-tags origin
-fi
-"""
-
 _CHECK = (
     _INSTALL
-    + _UNSHALLOW
+    + ci.UNSHALLOW
     + """\
 mlopsc validate "$MLOPSC_SPEC"
 mlopsc check "$MLOPSC_SPEC" -o "$MLOPSC_OUT"
