@@ -350,7 +350,7 @@ def test_idle_window_records_nothing(tmp_path: Path) -> None:
                             "exp_samples": [
                                 {
                                     "labels": "slo:period_error_budget_remaining:ratio{"
-                                    f'{labels},model="ranker",owner="ml-team"}}',
+                                    f"{labels}}}",
                                     "value": 1,
                                 }
                             ],

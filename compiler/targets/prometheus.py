@@ -157,8 +157,11 @@ def _record(name: str, expr: str, labels: dict[str, str]) -> dict[str, Any]:
 
 
 def recording_rules(plan: Plan, sp: SloPlan, scope: Scope) -> list[dict[str, Any]]:
-    """SLI error ratios over every window, then the budget metadata."""
-    labels = static_labels(plan, sp, scope)
+    """SLI error ratios over every window, then the budget metadata. Records carry the
+    SLO's identity (project, slo, environment); model and owner are the alerts' labels."""
+    labels = {
+        k: v for k, v in static_labels(plan, sp, scope).items() if k not in (m.MODEL, m.OWNER)
+    }
     own = own_selector(plan, sp, scope)
     windows = s.rule_windows(sp)
     rules: list[dict[str, Any]] = []
@@ -343,7 +346,7 @@ def rule_file_header(plan: Plan, sp: SloPlan) -> str:
         f"SLO {sp.slo.name}: {sp.slo.sli.kind} of model {sp.model.name}, "
         f"objective {s.format_number(sp.slo.objective)}% over {sp.slo.window}.",
         *(f"Reads: {note}." for note in notes),
-        "Series are summed by namespace; records and alerts carry project, slo, model, owner.",
+        "Series are summed by namespace; records carry project and slo, alerts also model and owner.",
         "Burn-rate windows (SRE workbook, scaled by window/30d; factor = budget share x "
         "window / long window):",
     ]
