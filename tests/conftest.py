@@ -66,3 +66,22 @@ def built_examples(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         assert result.returncode == 0, result.stderr
         outputs[example.name] = out
     return outputs
+
+
+# Acceptance tests run a real consumer of the outputs (promtool, kubectl, checkov, feast, a
+# Pushgateway, …): every test in a module that asks for a tool. The rest are unit tests, fast
+# and self-contained: `python -m pytest -m "not acceptance"` runs only them. CI runs both.
+_ACCEPTANCE_MARKS = ("require_tool(", "venv_tool(")
+
+
+def _runs_a_checker(path: Path, cache: dict[Path, bool] = {}) -> bool:  # noqa: B006
+    if path not in cache:
+        text = path.read_text(encoding="utf-8") if path.suffix == ".py" else ""
+        cache[path] = path.name != "conftest.py" and any(m in text for m in _ACCEPTANCE_MARKS)
+    return cache[path]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if _runs_a_checker(Path(str(item.fspath))):
+            item.add_marker(pytest.mark.acceptance)
