@@ -318,20 +318,16 @@ out_option = click.option(
 
 def _emit_failed(out: str, exc: Any) -> NoReturn:
     """Raise what an EmitError means: a path mlopsc may not take is Invalid (1), an I/O
-    problem UsageProblem (2); each problem is said with its path, and that OUT is as it was."""
-    for problem in exc.problems[:-1]:
+    problem UsageProblem (2); each problem is said first with its path."""
+    for problem in exc.problems:
         click.echo(
-            f"{os.path.join(out, problem.path)}: error[{problem.code}]: {problem.message}",
+            f"{os.path.join(out, problem.path)}: error[{problem.code}]: "
+            f"{dx.printable(problem.message)}",
             err=True,
         )
-    last = exc.problems[-1]
-    where = (
-        f"{os.path.join(out, last.path)}: error[{last.code}]: {last.message}\n"
-        f"mlopsc: nothing changed in {out}"
-    )
     if exc.io:
-        raise errors.UsageProblem(where) from None
-    raise errors.Invalid(where) from None
+        raise errors.UsageProblem(f"nothing changed in {out}")
+    raise errors.Invalid(f"nothing changed in {out}")
 
 
 def shared_folders(plan: Any) -> frozenset[str]:

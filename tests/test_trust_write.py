@@ -501,3 +501,27 @@ def test_an_empty_output_folder_is_refused_not_the_current_one(tmp_path: Path) -
         result = run_mlopsc(command, spec, "-o", "", cwd=tmp_path)
         assert result.returncode == 2 and "must not be empty" in result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", [LOCK, JOURNAL, ".mlopsc-stage-x/ci.yml", f"{LOCK}/x"])
+def test_a_generated_path_may_not_take_mlopscs_own_names(tmp_path: Path, name: str) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    exc = refused(out, [*V1, art(name, "x")])
+    assert codes(exc) == [("MLC401", name)] and "keeps for its own state" in str(exc)
+    with pytest.raises(EmitError):
+        check_outputs(str(out), [*V1, art(name, "x")], INFO)
+
+
+def test_a_spec_pointing_workflows_into_a_staging_name_is_refused(tmp_path: Path) -> None:
+    proj = tmp_path / "proj"
+    shutil.copytree(ROOT / "examples" / "payments-ml", proj)
+    spec = proj / "mlops.yaml"
+    spec.write_text(
+        spec.read_text().replace(
+            "governance:", "outputs: {github_workflows: .mlopsc-stage-x}\n\ngovernance:", 1
+        )
+    )
+    result = run_mlopsc("build", str(spec), "-o", str(tmp_path / "out"))
+    assert result.returncode in (1, 2) and "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())

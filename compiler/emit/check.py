@@ -8,7 +8,7 @@ from compiler.emit.base import IO_FAILED, Artifact, EmitError, Finding, Problem,
 from compiler.emit.fsroot import Root
 from compiler.emit.state import JOURNAL, LOCK, STAGE_PREFIX, LockInfo, StateError, lock_content
 from compiler.emit.state import read_lock as _read_lock
-from compiler.emit.write import lock_entries, unknown_files
+from compiler.emit.write import lock_entries, refuse_reserved, unknown_files
 
 
 def check_outputs(
@@ -20,6 +20,7 @@ def check_outputs(
 ) -> list[Finding]:
     """Every difference between out_dir and what build would write now (`shared`: generated
     folders that legitimately hold other files too)."""
+    refuse_reserved(artifacts)
     try:
         root = Root.open(out_dir, create=False)
     except OSError as exc:

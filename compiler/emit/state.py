@@ -20,6 +20,12 @@ READ_LIMIT = 32 << 20  # a lock of 10,000 models is about 10 MB; anything larger
 _SHA = re.compile(r"^[0-9a-f]{64}$")
 
 
+def reserved(path: str) -> bool:
+    """A path mlopsc keeps for its own state (the lock, the journal, staging folders)."""
+    first = path.split("/", 1)[0]
+    return first in (LOCK, JOURNAL) or first.startswith(STAGE_PREFIX)
+
+
 class StateError(Exception):
     """The lock file or journal cannot be used; message says why."""
 

@@ -43,6 +43,7 @@ from compiler.emit.state import (
     lock_content,
     read_journal,
     read_lock,
+    reserved,
 )
 
 
@@ -148,6 +149,7 @@ class _Build:
             raise io_error(rel, "read", exc) from None
 
     def run(self) -> Written:
+        refuse_reserved(self.artifacts)
         try:
             previous = read_lock(self.root) or {}
             journal = read_journal(self.root) or []
@@ -436,6 +438,21 @@ class _Build:
                 except (OSError, Blocked):
                     break
                 head = parent_rel
+
+
+def refuse_reserved(artifacts: list[Artifact]) -> None:
+    """A generated path may not be one of mlopsc's own (a spec setting outputs.github_workflows
+    to a staging folder's name would have its files cleaned away)."""
+    clash = [a.path for a in artifacts if reserved(a.path)]
+    if clash:
+        raise EmitError(
+            [
+                Problem(
+                    OWNERSHIP, p, f"{p} is a name mlopsc keeps for its own state; choose another"
+                )
+                for p in clash
+            ]
+        )
 
 
 def _sha(content: bytes) -> str:
