@@ -60,6 +60,7 @@ class BurnWindow:
         return format_duration(self.short) + format_duration(self.long)
 
 
+@functools.cache
 def format_duration(seconds: int) -> str:
     """A Prometheus duration with the largest units first: 90 → 1m30s, 4032m → 2d19h12m."""
     if seconds <= 0:
