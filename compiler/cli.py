@@ -383,7 +383,8 @@ def write_or_raise(
     "--only",
     default=None,
     metavar="TARGET,...",
-    help="Build only these targets: kubernetes, argocd, github, gitlab, monitoring, feast, docs.",
+    help="Build only these targets: kubernetes, argocd, github, gitlab, azure, cloudbuild, aws, "
+    "jenkins, monitoring, feast, docs (a CI system even when outputs.ci does not list it).",
 )
 @click.option(
     "--force",

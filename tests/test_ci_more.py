@@ -304,3 +304,12 @@ def test_cfn_sub_escapes_spec_text_in_metrics_locations(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     cfn_lint(out / CLOUDFORMATION)
     assert "${!AWS::AccountId}/metrics.json" in (out / CLOUDFORMATION).read_text()
+
+
+def test_build_help_names_every_target() -> None:
+    from compiler.targets import REGISTRY
+
+    done = run_mlopsc("build", "--help")
+    text = " ".join(done.stdout.split())
+    for name in REGISTRY:
+        assert f" {name}," in text or f" {name} (" in text, name

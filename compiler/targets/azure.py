@@ -158,8 +158,8 @@ def check_stage() -> dict[str, Any]:
     }
 
 
-def train_stage() -> dict[str, Any]:
-    table = {"MLOPSC_TABLE": f"$(MLOPSC_OUT)/{TRAINING_TABLE}"}
+def train_stage(plan: Plan) -> dict[str, Any]:
+    table = {"MLOPSC_TABLE": azure_value(plan.repo_path(TRAINING_TABLE))}
     select = job(
         "select",
         "Models to train",
@@ -295,7 +295,7 @@ def pipeline(plan: Plan, rows: list[ci.Training]) -> dict[str, Any]:
     doc["pool"] = {"vmImage": VM_IMAGE}
     stages = [check_stage()]
     if rows:
-        stages.append(train_stage())
+        stages.append(train_stage(plan))
     previous: str | None = None
     for ep in plan.environments:
         stage = promote_stage(ep, previous)
