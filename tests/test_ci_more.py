@@ -313,3 +313,78 @@ def test_build_help_names_every_target() -> None:
     text = " ".join(done.stdout.split())
     for name in REGISTRY:
         assert f" {name}," in text or f" {name} (" in text, name
+
+
+def test_azure_annotations_cannot_issue_commands(tmp_path: Path) -> None:
+    from compiler.targets.azure import _ANNOTATE
+
+    code = _ANNOTATE.split("python3 - <<'EOF'\n", 1)[1].split("\nEOF\n", 1)[0]
+    hostile = "x]\n##vso[task.setvariable variable=A]1;%"
+    diagnostics = [
+        {"file": "a;b].yaml", "line": 3, "column": 7, "severity": "error", "code": "MLC1",
+         "message": hostile},
+        {"file": "mlops.yaml", "line": None, "column": None, "severity": "warning",
+         "code": "MLC2", "message": "w"},
+        {"file": "mlops.yaml", "line": 1, "column": 1, "severity": "note", "code": "N",
+         "message": "skipped"},
+    ]  # fmt: skip
+    (tmp_path / "mlopsc-diagnostics.json").write_text(json.dumps(diagnostics))
+    done = subprocess.run(
+        ["python3", "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True
+    )
+    lines = done.stdout.splitlines()
+    assert lines == [
+        "##vso[task.logissue type=error;sourcepath=a%3Bb%5D.yaml;linenumber=3;columnnumber=7;"
+        "code=MLC1]MLC1: x]%0A##vso[task.setvariable variable=A]1;%AZP25",
+        "##vso[task.logissue type=warning;sourcepath=mlops.yaml;linenumber=1;columnnumber=1;"
+        "code=MLC2]MLC2: w",
+    ]
+
+
+def test_training_scripts_pass_hostile_words_as_data(tmp_path: Path) -> None:
+    from compiler.targets import ci_common as ci
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    docker = bin_dir / "docker"
+    # A stand-in for docker: records its arguments and the variables it was asked to pass.
+    docker.write_text(
+        "#!/usr/bin/env python3\n"
+        "import json, os, sys\n"
+        "args = sys.argv[1:]\n"
+        "env = {k: v for k, v in os.environ.items() if k.startswith('MLOPSC_')}\n"
+        "json.dump({'args': args, 'env': env}, open('docker-call.json', 'w'))\n"
+    )
+    docker.chmod(0o755)
+    row = {
+        "model": "m",
+        "trains_on": "ci",
+        "schedule": None,
+        "image": "registry.example/train@sha256:" + "0" * 64,
+        "command": ["python", *HOSTILE_WORDS],
+        "env": {"MLOPSC_MODEL": "m", "MLOPSC_PARAM_NOTE": HOSTILE_PARAM},
+        "metrics_uri": "s3://b/$HOME;`id`/metrics.json",
+    }
+    (tmp_path / "table.json").write_text(json.dumps([row]))
+    env = {
+        "PATH": f"{bin_dir}:/usr/bin:/bin",
+        "MLOPSC_TABLE": "table.json",
+        "MLOPSC_MODEL": "m",
+    }
+    done = subprocess.run(
+        ["bash", "-c", "set -euo pipefail\n" + ci.PREPARE_TRAINING + ci.RUN_TRAINING],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    call = json.loads((tmp_path / "docker-call.json").read_text())
+    image_at = call["args"].index(row["image"])
+    options, command = call["args"][:image_at], call["args"][image_at + 1 :]
+    assert command == row["command"]
+    pairs = list(itertools.pairwise(options))
+    assert ("-e", "MLOPSC_PARAM_NOTE") in pairs
+    assert ("-e", "MLOPSC_METRICS_FILE=/metrics/m.json") in pairs
+    assert call["env"]["MLOPSC_PARAM_NOTE"] == HOSTILE_PARAM
+    assert (tmp_path / "mlopsc-train/metrics_uri").read_text() == row["metrics_uri"]
