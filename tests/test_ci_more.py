@@ -388,3 +388,25 @@ def test_training_scripts_pass_hostile_words_as_data(tmp_path: Path) -> None:
     assert ("-e", "MLOPSC_METRICS_FILE=/metrics/m.json") in pairs
     assert call["env"]["MLOPSC_PARAM_NOTE"] == HOSTILE_PARAM
     assert (tmp_path / "mlopsc-train/metrics_uri").read_text() == row["metrics_uri"]
+
+
+def test_cloudbuild_triggers_gate_the_approved_environments(
+    built_examples: dict[str, Path],
+) -> None:
+    example = "recsys"  # metadata.repository is on GitHub; credit-scoring's is not
+    assert "cloudbuild" in enabled(EXAMPLES_BY_NAME[example])
+    out = built_examples[example]
+    spec = yaml.safe_load((EXAMPLES_BY_NAME[example] / "mlops.yaml").read_text())
+    folder = out / "cloudbuild/triggers"
+    names = sorted(p.name for p in folder.glob("*.yaml"))
+    envs = [e["name"] for e in spec["environments"]]
+    assert names == sorted(["mlopsc-pr.yaml", *(f"mlopsc-promote-{e}.yaml" for e in envs)])
+    for env in spec["environments"]:
+        trigger = yaml.safe_load((folder / f"mlopsc-promote-{env['name']}.yaml").read_text())
+        gated = env.get("approval", {}).get("required", False)
+        assert trigger.get("approvalConfig") == ({"approvalRequired": True} if gated else None)
+        assert len(trigger["name"]) <= 64
+        # `filename` is a repository path: the output folder, then the config.
+        config = Path(trigger["filename"]).relative_to(spec["outputs"].get("directory", "deploy"))
+        assert (out / config).is_file()
+    assert not (built_examples["credit-scoring"] / "cloudbuild/triggers").exists()

@@ -13,6 +13,7 @@ alike; a step's command is an argument list, never a shell string.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from compiler.artifact import Artifact
@@ -26,6 +27,9 @@ NAME = "cloudbuild"
 FOLDER = "cloudbuild"
 IMAGE = "python:3.11"  # the full image: promotion and diff need git
 PUSH_SECRET = "mlopsc-push-token"
+TRIGGERED_BRANCH = "main"
+# metadata.repository of a GitHub repository: owner and name (the only triggers written).
+_GITHUB = re.compile(r"^(?:https://)?github\.com/([A-Za-z0-9_.-]+)/([A-Za-z0-9_.-]+?)(?:\.git)?/?$")
 
 _INSTALL = 'python -m pip install --disable-pip-version-check "$MLOPSC_REQUIREMENT"\n'
 
@@ -155,6 +159,48 @@ def promote_build(plan: Plan, ep: EnvPlan) -> dict[str, Any]:
     )
 
 
+def github_repository(plan: Plan) -> tuple[str, str] | None:
+    """(owner, name) when metadata.repository names a GitHub repository."""
+    found = _GITHUB.match(plan.metadata.repository or "")
+    return (found.group(1), found.group(2)) if found else None
+
+
+def triggers(plan: Plan, owner: str, name: str) -> list[Artifact]:
+    """Trigger definitions for `gcloud builds triggers import`: the checks on pull requests,
+    and a promotion per environment on pushes to the branch, behind an approval where the
+    spec requires one (approvals are a trigger setting, not part of a build config)."""
+    header = plan.header("#")
+    github = {"owner": owner, "name": name}
+    out = ci.output_dir(plan)
+    changed = [*ci.spec_paths(plan), "**" if out == "." else f"{out}/**"]
+    pr = {
+        "name": "mlopsc-pr",
+        "description": "mlopsc: validate, check and diff the spec of a pull request",
+        "github": {**github, "pullRequest": {"branch": ".*"}},
+        "includedFiles": changed,
+        "filename": plan.repo_path(f"{FOLDER}/mlopsc-pr.yaml"),
+    }
+    files = [Artifact(f"{FOLDER}/triggers/mlopsc-pr.yaml", yaml_text([pr], header=header))]
+    for ep in plan.environments:
+        trigger: dict[str, Any] = {
+            "name": f"mlopsc-promote-{ep.name}",
+            "description": f"mlopsc: promote the spec to {ep.name}",
+            "github": {**github, "push": {"branch": f"^{TRIGGERED_BRANCH}$"}},
+            "includedFiles": list(ci.spec_paths(plan)),
+            "filename": plan.repo_path(f"{FOLDER}/mlopsc-promote-{ep.name}.yaml"),
+            "substitutions": {"_MLOPSC_GIT_URL": f"https://github.com/{owner}/{name}.git"},
+        }
+        if ep.needs_approval:
+            trigger["approvalConfig"] = {"approvalRequired": True}
+        files.append(
+            Artifact(
+                f"{FOLDER}/triggers/mlopsc-promote-{ep.name}.yaml",
+                yaml_text([trigger], header=header),
+            )
+        )
+    return files
+
+
 def render(plan: Plan) -> list[Artifact]:
     header = plan.header("#")
     artifacts = [Artifact(f"{FOLDER}/mlopsc-pr.yaml", yaml_text([pr_build(plan)], header=header))]
@@ -172,6 +218,9 @@ def render(plan: Plan) -> list[Artifact]:
                 yaml_text([promote_build(plan, ep)], header=header),
             )
         )
+    repository = github_repository(plan)
+    if repository is not None:
+        artifacts += triggers(plan, *repository)
     return artifacts
 
 
