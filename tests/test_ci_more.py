@@ -410,3 +410,28 @@ def test_cloudbuild_triggers_gate_the_approved_environments(
         config = Path(trigger["filename"]).relative_to(spec["outputs"].get("directory", "deploy"))
         assert (out / config).is_file()
     assert not (built_examples["credit-scoring"] / "cloudbuild/triggers").exists()
+
+
+def test_metrics_objects_one_arn_per_bucket() -> None:
+    from compiler.targets import ci_common as ci
+    from compiler.targets.aws_resources import metrics_objects
+
+    def row(model: str, uri: str, where: str = ci.TRAINED_ON_KUBERNETES) -> ci.Training:
+        return ci.Training(model, where, None, "img", (), {}, uri)
+
+    rows = [
+        row("a", "s3://b1/models/a/1/metrics.json"),
+        row("b", "s3://b1/models/b/2/metrics.json"),
+        row("c", "s3://b2/c/${x}/metrics.json"),
+        row("d", "s3://b3/d/metrics.json", ci.TRAINED_IN_CI),
+        row("e", "gs://b4/e/metrics.json"),
+    ]
+    assert [arn["Fn::Sub"] for arn in metrics_objects(rows)] == [
+        "arn:${AWS::Partition}:s3:::b1/models/a/1/metrics.json",
+        "arn:${AWS::Partition}:s3:::b1/models/b/2/metrics.json",
+        "arn:${AWS::Partition}:s3:::b2/c/${!x}/metrics.json",
+    ]
+    many = [row(f"m{i}", f"s3://b1/models/m{i}/metrics.json") for i in range(11)]
+    assert [arn["Fn::Sub"] for arn in metrics_objects(many)] == [
+        "arn:${AWS::Partition}:s3:::b1/models/*metrics.json"
+    ]

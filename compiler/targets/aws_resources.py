@@ -3,6 +3,7 @@ the artifact bucket and the stack's parameters. Every policy names its resources
 
 from __future__ import annotations
 
+import posixpath
 from typing import Any
 
 from compiler.render.pipelines import cfn_sub_literal
@@ -76,13 +77,29 @@ def role(description: str, service: str, statements: list[dict[str, Any]]) -> di
     }
 
 
+EXACT_OBJECTS_PER_BUCKET = 10
+
+
 def metrics_objects(rows: list[ci.Training]) -> list[dict[str, str]]:
-    """S3 objects the gates of Kubernetes-trained models read (other stores: their own creds)."""
-    found = set()
+    """S3 objects the gates of Kubernetes-trained models read (other stores: their own creds).
+
+    Each model's exact `metrics.json`, up to EXACT_OBJECTS_PER_BUCKET in a bucket; beyond, one
+    ARN for every `metrics.json` below their common folder (IAM allows 10,240 characters of
+    inline policy per role)."""
+    keys: dict[str, list[str]] = {}
     for row in rows:
         if row.trains_on == ci.TRAINED_ON_KUBERNETES and row.metrics_uri.startswith("s3://"):
-            found.add(row.metrics_uri.removeprefix("s3://"))
-    return [sub("arn:${AWS::Partition}:s3:::" + cfn_sub_literal(key)) for key in sorted(found)]
+            bucket, _, key = row.metrics_uri.removeprefix("s3://").partition("/")
+            keys.setdefault(bucket, []).append(key)
+    arns = []
+    for bucket, found in sorted(keys.items()):
+        unique = sorted(set(found))
+        if len(unique) > EXACT_OBJECTS_PER_BUCKET:
+            folder = posixpath.commonpath(unique)
+            unique = [(folder + "/" if folder else "") + "*metrics.json"]
+        for key in unique:
+            arns.append(sub("arn:${AWS::Partition}:s3:::" + cfn_sub_literal(f"{bucket}/{key}")))
+    return arns
 
 
 def parameters() -> dict[str, Any]:
