@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import math
 import os
@@ -251,6 +252,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     cli.main(args=list(argv) if argv is not None else None, prog_name="mlopsc")
 
 
+@dataclasses.dataclass(frozen=True)
+class _Outputs:
+    """What build would write: rendered artifacts, or (when this machine remembers a render of
+    the same inputs, see compiler/buildcache.py) only their paths and hashes."""
+
+    plan: Any
+    artifacts: list[Any] | None
+    expected: dict[str, tuple[str, str]]  # path -> (sha256, target)
+    info: Any
+    selected: list[str] | None
+    sink: Sink
+
+
 def _compile(
     spec: str,
     out: str,
@@ -258,9 +272,12 @@ def _compile(
     fmt: str,
     *,
     renderer: Callable[[Any, list[str]], list[Any]] | None = None,
-) -> tuple[Any, list[Any], Any, list[str] | None, Sink]:
+    remembered: bool = False,
+    echo: bool = True,
+) -> _Outputs:
     """Front end, plan and targets; Invalid (exit 1) after printing the diagnostics of an
-    invalid spec.
+    invalid spec. With `remembered`, a full build's hashes recorded on this machine for the
+    same inputs stand in for rendering (artifacts None).
 
     Text and github diagnostics (warnings) are printed here; json and sarif are one document,
     which the caller prints once, at the end. `renderer` (plan, target names) -> artifacts
@@ -281,19 +298,38 @@ def _compile(
     if checked is None:
         emit_diagnostics(sink, fmt, notes=False)
         raise errors.Invalid(f"{spec}: invalid ({summary(sink)}); nothing written")
+    from compiler import buildcache
     from compiler.build import compile_outputs
+    from compiler.emit import LockInfo
     from compiler.pipeline import as_of
 
     before = len(sink.items)
-    compiled = compile_outputs(checked, sink, only=selected, renderer=renderer, as_of=as_of(spec))
+    date = as_of(spec)
+    full = selected is None and renderer is None
+    key = buildcache.inputs_digest(spec, checked.document.sha256, date, selected)
+    record = buildcache.load(key) if full and remembered else None
+    if record is not None:
+        from compiler.plan import build_plan
+
+        plan = build_plan(checked, as_of=date)
+        sink.items.extend(record.warnings)  # what the targets said when they rendered
+        if echo and fmt in ("text", "github"):
+            emit_diagnostics(Sink(sink.items[before:]), fmt, notes=False)
+        info = LockInfo(plan.version, plan.spec_path, plan.spec_sha256)
+        return _Outputs(plan, None, record.files, info, selected, sink)
+    compiled = compile_outputs(checked, sink, only=selected, renderer=renderer, as_of=date)
     if compiled is None:
         # text and github print only what this stage added; json and sarif print everything
         shown = sink if fmt in ("json", "sarif") else Sink(sink.items[before:])
         emit_diagnostics(shown, fmt, notes=False)
         raise errors.Invalid(f"{spec}: cannot build ({summary(sink)}); nothing written")
-    if fmt in ("text", "github"):  # warnings now; json and sarif print one document at the end
+    if echo and fmt in ("text", "github"):  # warnings now; json and sarif: one document at the end
         emit_diagnostics(Sink(sink.items[before:]), fmt, notes=False)
-    return compiled.plan, compiled.artifacts, compiled.info, selected, sink
+    hashes = {a.path: (a.sha256, a.target) for a in compiled.artifacts}
+    if full:
+        warned = [d for d in sink.items[before:] if d.severity is dx.Severity.WARNING]
+        buildcache.store(key, buildcache.Record(hashes, warned))
+    return _Outputs(compiled.plan, compiled.artifacts, hashes, compiled.info, selected, sink)
 
 
 _OUT_HELP = "Output folder (the generated tree; see README for its layout)."
@@ -402,7 +438,28 @@ def build(spec: str, out: str, only: str | None, force: bool, fmt: str) -> int:
     --force. Nothing outside OUT is changed; links below OUT are never followed. An I/O error
     exits 2 with OUT as it was; a killed build is finished by the next one."""
 
-    plan, artifacts, info, selected, sink = _compile(spec, out, only, fmt)
+    from compiler.emit import EmitError, check_expected
+
+    outputs = _compile(spec, out, only, fmt, remembered=not force)
+    if outputs.artifacts is None:  # the same inputs as a build this machine remembers
+        try:
+            in_sync = not check_expected(
+                out, outputs.expected, outputs.info, shared=shared_folders(outputs.plan)
+            )
+        except EmitError:
+            in_sync = False  # the full build below says what is wrong
+        if in_sync:
+            if fmt in ("json", "sarif"):
+                emit_diagnostics(outputs.sink, fmt, notes=False)
+            click.echo(
+                f"mlopsc: {out} is up to date ({len(outputs.expected)} files, nothing written)",
+                err=True,
+            )
+            return errors.OK
+        outputs = _compile(spec, out, only, fmt, echo=False)  # warnings were said above
+    plan, artifacts, info = outputs.plan, outputs.artifacts, outputs.info
+    assert artifacts is not None
+    selected, sink = outputs.selected, outputs.sink
     changed, removed = write_or_raise(
         out,
         artifacts,
@@ -429,11 +486,13 @@ def check(spec: str, out: str, fmt: str) -> int:
     """Exit 0 when OUT holds exactly what `build` would write now; else list each stale,
     missing, hand-edited or extra generated file, any file mlopsc did not write in a folder it
     generates, and what an interrupted build left, and exit 1. Reads only."""
-    from compiler.emit import EmitError, check_outputs
+    from compiler.emit import EmitError, check_expected
 
-    plan, artifacts, info, _, _ = _compile(spec, out, None, fmt)
+    outputs = _compile(spec, out, None, fmt, remembered=True)
     try:
-        findings = check_outputs(out, artifacts, info, shared=shared_folders(plan))
+        findings = check_expected(
+            out, outputs.expected, outputs.info, shared=shared_folders(outputs.plan)
+        )
     except EmitError as exc:
         _emit_failed(out, exc)
     sink = Sink()  # json and sarif: the findings are the document
@@ -464,7 +523,7 @@ def check(spec: str, out: str, fmt: str) -> int:
         raise errors.Invalid(
             f"{out} is out of date ({len(findings)} files); run: mlopsc build {spec} -o {out}"
         )
-    click.echo(f"mlopsc: {out} is up to date ({len(artifacts)} files)", err=True)
+    click.echo(f"mlopsc: {out} is up to date ({len(outputs.expected)} files)", err=True)
     return errors.OK
 
 
@@ -724,8 +783,12 @@ def report(spec: str, out: str, history_depth: int, fmt: str) -> int:
         documents = render_documents(plan, history=history) if "docs" in names else []
         return [dataclasses.replace(a, target="docs") for a in documents]
 
-    plan, artifacts, info, _, sink = _compile(spec, out, "docs", fmt, renderer=with_history)
-    changed, _removed = write_or_raise(out, artifacts, info, {"docs"}, shared=shared_folders(plan))
+    outputs = _compile(spec, out, "docs", fmt, renderer=with_history)
+    artifacts, info, sink = outputs.artifacts, outputs.info, outputs.sink
+    assert artifacts is not None
+    changed, _removed = write_or_raise(
+        out, artifacts, info, {"docs"}, shared=shared_folders(outputs.plan)
+    )
     if fmt in ("json", "sarif"):
         emit_diagnostics(sink, fmt, notes=False)
     click.echo(

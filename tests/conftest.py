@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,9 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted(p.parent for p in (ROOT / "examples").glob("*/mlops.yaml"))
 FIXED_EPOCH = "1798761600"  # 2027-01-01: waiver expiry in goldens does not drift with the clock
+
+
+BUILD_CACHE = tempfile.mkdtemp(prefix="mlopsc-test-cache-")
 
 
 def example_ids() -> list[str]:
@@ -44,7 +48,13 @@ def run_mlopsc(
 ) -> subprocess.CompletedProcess[str]:
     """The CLI as a user runs it, in a fresh process."""
     path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
-    full_env = {**os.environ, "SOURCE_DATE_EPOCH": FIXED_EPOCH, "PYTHONPATH": path, **(env or {})}
+    full_env = {
+        **os.environ,
+        "SOURCE_DATE_EPOCH": FIXED_EPOCH,
+        "PYTHONPATH": path,
+        "MLOPSC_CACHE_DIR": BUILD_CACHE,  # never the user's own cache
+        **(env or {}),
+    }
     return subprocess.run(
         [sys.executable, "-m", "compiler", *args],
         cwd=cwd or ROOT,

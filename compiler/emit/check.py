@@ -6,9 +6,17 @@ import hashlib
 
 from compiler.emit.base import IO_FAILED, Artifact, EmitError, Finding, Problem, io_error
 from compiler.emit.fsroot import Root
-from compiler.emit.state import JOURNAL, LOCK, STAGE_PREFIX, LockInfo, StateError, lock_content
+from compiler.emit.state import (
+    JOURNAL,
+    LOCK,
+    STAGE_PREFIX,
+    Entries,
+    LockInfo,
+    StateError,
+    lock_content,
+)
 from compiler.emit.state import read_lock as _read_lock
-from compiler.emit.write import lock_entries, refuse_reserved, unknown_files
+from compiler.emit.write import refuse_reserved, unknown_files
 
 
 def check_outputs(
@@ -21,12 +29,26 @@ def check_outputs(
     """Every difference between out_dir and what build would write now (`shared`: generated
     folders that legitimately hold other files too)."""
     refuse_reserved(artifacts)
+    return check_expected(
+        out_dir, {a.path: (a.sha256, a.target) for a in artifacts}, info, shared=shared
+    )
+
+
+def check_expected(
+    out_dir: str,
+    expected: Entries,
+    info: LockInfo,
+    *,
+    shared: frozenset[str] = frozenset(),
+) -> list[Finding]:
+    """`check_outputs` when only the files' hashes are known (path -> (sha256, target)), as a
+    build of the same inputs recorded them (compiler/buildcache.py)."""
     try:
         root = Root.open(out_dir, create=False)
     except OSError as exc:
         raise io_error("", "open the output folder", exc) from None
     try:
-        return _check(root, artifacts, info, shared)
+        return _check(root, expected, info, shared)
     except StateError as exc:
         raise EmitError([Problem(IO_FAILED, exc.path, str(exc))]) from None
     except OSError as exc:
@@ -37,14 +59,13 @@ def check_outputs(
 
 
 def _check(
-    root: Root | None, artifacts: list[Artifact], info: LockInfo, shared: frozenset[str]
+    root: Root | None, wanted: Entries, info: LockInfo, shared: frozenset[str]
 ) -> list[Finding]:
-    wanted = {a.path: a for a in artifacts}
     if root is None:
         return [Finding("missing", p) for p in sorted([LOCK, *wanted])]
     findings: list[Finding] = []
     previous = _read_lock(root)
-    entries = lock_entries(artifacts, previous or {}, None)
+    entries = dict(wanted)
     if previous is None:
         findings.append(Finding("missing", LOCK))
         previous = {}
@@ -52,7 +73,7 @@ def _check(
         expected = hashlib.sha256(lock_content(entries, info)).hexdigest()
         if root.node(LOCK).sha256 != expected:
             findings.append(Finding("stale", LOCK))
-    for rel, art in sorted(wanted.items()):
+    for rel, (sha, _) in sorted(wanted.items()):
         node = root.node(rel)
         if node.kind == "missing":
             findings.append(Finding("missing", rel))
@@ -60,7 +81,7 @@ def _check(
             findings.append(Finding("blocked", node.blocker))
         elif node.kind != "file":
             findings.append(Finding("blocked", rel))
-        elif node.sha256 != art.sha256:
+        elif node.sha256 != sha:
             edited = rel in previous and previous[rel][0] != node.sha256
             findings.append(Finding("edited" if edited else "stale", rel))
     for rel in sorted(set(previous) - set(wanted)):
