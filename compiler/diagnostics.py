@@ -108,9 +108,11 @@ INCLUDE_OUTSIDE = _code(
 )
 INCLUDE_TOO_BROAD = _code(
     "MLC116",
-    "include pattern too broad",
-    "An `include:` glob visited more than 10,000 files and folders without finishing; name a "
-    "narrower pattern. Globs never enter symlinked folders or hidden ones unless named.",
+    "includes too broad",
+    "An `include:` glob visited more than 10,000 files and folders without finishing (name a "
+    "narrower pattern; globs never enter symlinked folders, or hidden ones unless named), "
+    "includes nest more than 16 files deep, or the spec and its includes pass 2,000 files or "
+    "64 MiB.",
 )
 
 # MLC2xx: the shape of the spec.

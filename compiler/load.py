@@ -33,6 +33,10 @@ Path = tuple[str | int, ...]
 MAX_NODES = 1_000_000  # a real spec of 1,000 models has ~80,000 nodes
 MAX_DEPTH = 64
 MAX_BYTES = 16 * 1024 * 1024
+# Bounds on what includes may add up to: a spec of 1,000 models is about 1 MiB in one file.
+MAX_TOTAL_BYTES = 64 * 1024 * 1024
+MAX_FILES = 2_000
+MAX_INCLUDE_DEPTH = 16
 LIST_SECTIONS = ("teams", "environments", "sources", "entities", "features", "models", "slos")
 
 _STD = "tag:yaml.org,2002:"
@@ -543,6 +547,22 @@ def _include(
             if key in stack:
                 sink.error(dx.INCLUDE_CYCLE, f"'{shown}' includes itself through '{display}'", at)
                 continue
+            if len(stack) > MAX_INCLUDE_DEPTH:
+                sink.error(
+                    dx.INCLUDE_TOO_BROAD,
+                    f"includes nest deeper than {MAX_INCLUDE_DEPTH} files at '{shown}'",
+                    at,
+                )
+                return
+            read = sum(len(content) for _, content in files)
+            if read > MAX_TOTAL_BYTES or len(files) >= MAX_FILES:
+                sink.error(
+                    dx.INCLUDE_TOO_BROAD,
+                    f"the spec and its includes exceed {len(files):,} files or "
+                    f"{MAX_TOTAL_BYTES // 2**20} MiB at '{shown}'",
+                    at,
+                )
+                return
             loaded = _load_file(real, shown, sink, at)
             if loaded is None:
                 continue

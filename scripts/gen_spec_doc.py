@@ -72,8 +72,9 @@ environment variable names (`[A-Za-z_][A-Za-z0-9_]*`, unique ignoring case).
 `include:` entries are paths or globs relative to the including file that stay inside the
 spec's repository (the nearest folder above the spec holding `.git`; outside git, the spec's
 folder): no absolute path, no `..` above it, no symlink leading out (MLC115). Globs do not
-enter symlinked or hidden folders and stop after 10,000 entries (MLC116). Every file read is
-a regular file (not a folder, FIFO, device or socket).
+enter symlinked or hidden folders and stop after 10,000 entries; includes nest at most 16
+files deep and add up to at most 2,000 files and 64 MiB (MLC116). Every file read is a regular
+file (not a folder, FIFO, device or socket) of at most 16 MiB.
 """
 
 

@@ -426,3 +426,24 @@ def test_numbers_past_64_bits_are_located_errors(tmp_path: Path, value: str, mes
 def test_largest_64_bit_integer_is_fine(tmp_path: Path) -> None:
     doc, sink = load_text(tmp_path, f"a: {2**63 - 1}\nb: -{2**63}\n")
     assert not sink.items and doc is not None and doc.data == {"a": 2**63 - 1, "b": -(2**63)}
+
+
+def test_include_chains_are_bounded(tmp_path: Path) -> None:
+    from compiler.load import MAX_INCLUDE_DEPTH
+
+    files = {f"p{i}.yaml": f"include: [p{i + 1}.yaml]\n" for i in range(MAX_INCLUDE_DEPTH + 5)}
+    _, sink = load_text(tmp_path, "include: [p0.yaml]\n", **files)
+    d = only(sink, dx.INCLUDE_TOO_BROAD)
+    assert (
+        d.message
+        == f"includes nest deeper than {MAX_INCLUDE_DEPTH} files at 'p{MAX_INCLUDE_DEPTH}.yaml'"
+    )
+
+
+def test_includes_add_up_to_a_bound(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("compiler.load.MAX_TOTAL_BYTES", 100)
+    files = {f"t{i}.yaml": TEAM.format(f"team{i}") * 1 for i in range(6)}
+    doc, sink = load_text(tmp_path, "include: ['t*.yaml']\n", **files)
+    d = only(sink, dx.INCLUDE_TOO_BROAD)
+    assert "exceed" in d.message and "100 MiB" not in d.message
+    assert doc is not None and len(doc.data["teams"]) < 6
