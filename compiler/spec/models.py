@@ -555,7 +555,11 @@ class Governance(Strict):
 
 
 # A relative path whose parts are never "." or "..": outputs stay inside the output folder.
-SAFE_RELATIVE_PATH = r"^(?:(?!\.\.?(?:/|$))[A-Za-z0-9._-]+/)*(?!\.\.?$)[A-Za-z0-9._-]+$"
+# A segment may not start with '-' (an option to the tools that get it; the artifact layer
+# refuses it too, so validate and build agree).
+SAFE_RELATIVE_PATH = (
+    r"^(?:(?!\.\.?(?:/|$))[A-Za-z0-9._][A-Za-z0-9._-]*/)*(?!\.\.?$)[A-Za-z0-9._][A-Za-z0-9._-]*$"
+)
 
 
 CiSystem = Literal["github", "gitlab", "azure", "cloudbuild", "aws", "jenkins"]
