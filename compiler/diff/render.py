@@ -58,6 +58,7 @@ def render_json(report: DiffReport) -> str:
         "head": _side(report.head),
         "summary": report.summary(),
         "changes": [_change(c) for c in report.changes],
+        "versions": list(report.versions),
         "governance": {
             "available": report.governance_available,
             "newly_failing": [_rule(r) for r in report.newly_failing],
@@ -100,6 +101,7 @@ def render_text(report: DiffReport) -> str:
     for c in report.changes:
         lines.append(f"{c.action:>8} {c.kind} {c.name}")
         lines += [f"           {f.path}: {show(f.old)} → {show(f.new)}" for f in c.fields]
+    lines += [f"registry version: {v}" for v in report.versions]
     for r in report.newly_failing:
         lines.append(f"newly failing {r.rule} on {r.target}: {r.message}")
     for r in report.newly_passing:

@@ -90,6 +90,8 @@ class DiffReport:
     approvals: tuple[Approval, ...]
     environments: tuple[str, ...]
     generated: GeneratedFiles
+    # Registry versions that moved in mlops.lock.yaml: "credit-risk 3 -> 4, alias champion moved".
+    versions: tuple[str, ...] = ()
 
     @property
     def governance_available(self) -> bool:
@@ -103,8 +105,11 @@ class DiffReport:
         by_kind = Counter((c.kind, c.action) for c in self.changes)
         for (kind, action), n in by_kind.items():
             parts.append(f"{n} {kind}{'s' if n != 1 and not kind.endswith('s') else ''} {action}")
-        if not self.changes:
+        if not self.changes and not self.versions:
             parts.append("no change in meaning")
+        if self.versions:
+            n = len(self.versions)
+            parts.append(f"{n} registry version{'s' * (n != 1)} moved")
         if self.newly_failing:
             parts.append(f"{len(self.newly_failing)} rule(s) newly failing")
         if self.newly_passing:
@@ -298,4 +303,27 @@ def compare_sides(base: Side, head: Side) -> DiffReport:
         approvals=approvals(changes, envs, base, head),
         environments=envs,
         generated=generated,
+        versions=version_changes(base, head),
     )
+
+
+def version_changes(base: Side, head: Side) -> tuple[str, ...]:
+    """Each model whose artifact the lock resolves to another version than at the base."""
+    from compiler.registry.lock import ModelEntry
+    from compiler.registry.resolve import version_change
+
+    if base.plan is None or head.plan is None:
+        return ()
+    lines: list[str] = []
+    for name, new in sorted(head.plan.resolved.items()):
+        old = base.plan.resolved.get(name)
+        line = version_change(
+            name,
+            ModelEntry(old.uri, old.registry, old.version, old.alias, old.storage_uri, old.digest)
+            if old is not None
+            else None,
+            ModelEntry(new.uri, new.registry, new.version, new.alias, new.storage_uri, new.digest),
+        )
+        if line:
+            lines.append(line)
+    return tuple(lines)

@@ -14,7 +14,9 @@ from compiler.load import Path, SourceMap
 from compiler.meaning.ci import check_ci_values
 from compiler.meaning.drift import check_drift_data
 from compiler.meaning.feast import check_feast
+from compiler.meaning.registry import check_registry
 from compiler.meaning.runtimes import RuntimeChecks, promql_problem
+from compiler.registry.lock import Lock
 from compiler.spec.models import (
     Entity,
     Environment,
@@ -487,8 +489,12 @@ def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> None:
             base[key] = value
 
 
-def check_meaning(project: Project, smap: SourceMap, sink: Sink) -> Index:
-    """Run every reference and consistency check; return the name tables for later stages."""
+def check_meaning(
+    project: Project, smap: SourceMap, sink: Sink, *, lock: Lock | None = None
+) -> Index:
+    """Run every reference and consistency check; return the name tables for later stages.
+    `lock` is mlops.lock.yaml beside the spec (None: there is none)."""
+    check_registry(project, lock if lock is not None else Lock(), smap, sink)
     check_ci_values(project, smap, sink)
     check_drift_data(project, smap, sink)
     return check_feast(_Checker(project, smap, sink).run(), smap, sink)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from compiler import diagnostics as dx
+from compiler.registry.refs import parse_ref
 from compiler.spec.types import duration_seconds
 
 if TYPE_CHECKING:
@@ -69,19 +70,16 @@ class RuntimeChecks:
                     "Rollouts canaries the new pods next to the old ones",
                 )
             return
-        if model.candidate is not None and model.candidate.artifact.uri.startswith("models:/"):
+        if model.candidate is not None and parse_ref(model.candidate.artifact.uri) is not None:
             self.err(
                 dx.UNSUPPORTED,
-                "KServe cannot download an MLflow registry URI (models:/...)",
+                "KServe cannot download a registry URI (models:/, dvc://, lfs://), and the "
+                "candidate's artifact is not resolved by mlops.lock.yaml",
                 (*base, "candidate", "artifact", "uri"),
+                hint="give the candidate's storage URI (s3://, gs://, https://)",
             )
-        if model.artifact.uri.startswith("models:/"):
-            self.err(
-                dx.UNSUPPORTED,
-                "KServe cannot download an MLflow registry URI (models:/...)",
-                (*base, "artifact", "uri"),
-                hint="give the artifact's storage URI (s3://, gs://, https://) or serve with runtime 'deployment'",
-            )
+        # The model's own registry URI is served from the storage URI recorded in
+        # mlops.lock.yaml: compiler.meaning.registry checks there is one KServe can download.
         if model.framework == "custom" and not any(
             s.image for s in servings if s.runtime == "kserve"
         ):

@@ -23,6 +23,7 @@ from compiler.spec.types import (
     Name,
     PolicyId,
     Quantity,
+    RepoPath,
     SemVer,
     Text,
     Uri,
@@ -174,6 +175,12 @@ class Source(Strict):
     name: Ident = _d("Source name.")
     kind: SourceKind = _d("Storage kind of the raw data.")
     path: str | None = _d("Location of a `file` source (s3://, gs://, a path).", default=None)
+    dvc: RepoPath | None = _d(
+        "The DVC-tracked file or folder holding this source's data, relative to the spec's "
+        "folder: `mlopsc resolve` records its DVC hash in mlops.lock.yaml, and the lineage and "
+        "compliance report name it (which data trained the model).",
+        default=None,
+    )
     table: str | None = _d(
         "Table (or Kafka topic) of a non-file source, e.g. project.dataset.table.", default=None
     )
@@ -218,8 +225,22 @@ class FeatureView(Strict):
 
 
 class Artifact(Strict):
-    uri: Uri = _d("Where the trained model lives: s3://..., gs://..., or models:/NAME/VERSION.")
-    digest: Digest | None = _d("Content hash of the artifact (sha256:...).", default=None)
+    uri: Uri = _d(
+        "Where the trained model lives: a storage URI (s3://..., gs://..., https://...), or a "
+        "registry: models:/NAME/VERSION or models:/NAME@ALIAS (MLflow), dvc://PATH (DVC) or "
+        "lfs://PATH (Git LFS), PATH relative to the spec's folder. A registry is read from "
+        "mlops.lock.yaml, which `mlopsc resolve` writes (docs/versioning.md).",
+    )
+    digest: Digest | None = _d(
+        "Content hash of the artifact (sha256:...); must agree with the registry's when it "
+        "reports one.",
+        default=None,
+    )
+    tracking_uri: Url | None = _d(
+        "MLflow tracking server `mlopsc resolve` asks about a models:/ URI (default: the "
+        "MLFLOW_TRACKING_URI environment variable).",
+        default=None,
+    )
 
 
 class Candidate(Strict):

@@ -27,7 +27,14 @@ IMAGE_RE = re.compile(
 )
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 URI_RE = re.compile(r"^[a-z][a-z0-9+.-]*:[^\s]+$")
-MLFLOW_RE = re.compile(r"^models:/[^/\s]+/[0-9]+$")
+MLFLOW_RE = re.compile(
+    r"^models:/(?P<name>[^/@\s]+)(/(?P<version>[0-9]+)|@(?P<alias>[A-Za-z0-9_-]+))$"
+)
+# A file in the spec's repository, relative to the spec's folder: tracked by DVC (dvc://) or
+# kept in Git LFS (lfs://); `mlopsc resolve` records its hash in mlops.lock.yaml.
+REPO_FILE_RE = re.compile(
+    r"^(?P<kind>dvc|lfs)://(?P<path>(?!/)(?!\.\.(/|$))(?!.*/\.\.(/|$))[^\s\\]+)$"
+)
 LABEL_KEY_RE = re.compile(
     r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
     r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
@@ -232,7 +239,29 @@ def _uri(value: str) -> str:
     if value.startswith("models:/") and not MLFLOW_RE.fullmatch(value):
         raise _fail(
             "mlopsc_format",
-            "'{value}' is an MLflow URI without a fixed version; write models:/NAME/VERSION",
+            "'{value}' is not an MLflow registry URI; write models:/NAME/VERSION or "
+            "models:/NAME@ALIAS",
+            value=value,
+        )
+    if value.startswith(("dvc:", "lfs:")) and not REPO_FILE_RE.fullmatch(value):
+        raise _fail(
+            "mlopsc_format",
+            "'{value}' is not a file of the spec's repository; write dvc://PATH or lfs://PATH "
+            "with PATH relative to the spec's folder, without '..'",
+            value=value,
+        )
+    return value
+
+
+REPO_PATH_RE = re.compile(r"^(?!/)(?!\.\.(/|$))(?!.*/\.\.(/|$))[^\s\\:]+$")
+
+
+def _repo_path(value: str) -> str:
+    if not REPO_PATH_RE.fullmatch(value):
+        raise _fail(
+            "mlopsc_format",
+            "'{value}' is not a path inside the repository: relative to the spec's folder, "
+            "without '..', spaces, ':' or '\\'",
             value=value,
         )
     return value
@@ -355,7 +384,11 @@ Email = Annotated[str, AfterValidator(_email), _schema(EMAIL_RE.pattern, "e-mail
 Uri = Annotated[
     str,
     AfterValidator(_uri),
-    _schema(URI_RE.pattern, "URI: s3://, gs://, https://, or models:/NAME/VERSION (MLflow)"),
+    _schema(
+        URI_RE.pattern,
+        "URI: s3://, gs://, https://, models:/NAME/VERSION or models:/NAME@ALIAS (MLflow), "
+        "dvc://PATH (DVC) or lfs://PATH (Git LFS)",
+    ),
 ]
 Url = Annotated[str, AfterValidator(_url), _schema(URL_RE.pattern, "http(s) URL")]
 EnvName = Annotated[
@@ -380,6 +413,11 @@ DataUri = Annotated[
     _schema(
         DATA_URI_RE.pattern, "parquet file or folder: s3://, gs://, hdfs://, abfs:// or file://"
     ),
+]
+RepoPath = Annotated[
+    str,
+    AfterValidator(_repo_path),
+    _schema(REPO_PATH_RE.pattern, "path relative to the spec's folder", maxLength=1024),
 ]
 LabelKey = Annotated[
     str, AfterValidator(_label_key), _schema(LABEL_KEY_RE.pattern, "Kubernetes label key")

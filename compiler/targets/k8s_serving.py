@@ -211,7 +211,7 @@ def inference_service(mp: ModelPlan, config: dict[str, str]) -> Obj:
         "automountServiceAccountToken": False,
         "securityContext": pod_security(),
         "labels": dict(mp.labels),
-        "model": _kserve_model(mp, config, mp.model.artifact.uri, s.image),
+        "model": _kserve_model(mp, config, mp.storage_uri, s.image),
     }
     if s.request_logging and s.request_log_url:  # validation requires the URL with logging
         predictor["logger"] = {"mode": "all", "url": s.request_log_url}
