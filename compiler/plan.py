@@ -281,6 +281,28 @@ class Plan:
         """How generated CI installs mlopsc: the spec's requirement, else this exact version."""
         return self.requirement or f"mlopsc=={self.version}"
 
+    def source_location(self, source: Source) -> str:
+        """Where a source's data is, with the DVC hash of its data when DVC tracks it."""
+        where = source.path or source.table or ""
+        found = self.data_hashes.get(source.name)
+        return f"{where} (DVC {found})" if found else where
+
+    def registry_facts(self, model: Model) -> list[tuple[str, str]]:
+        """What the lock says of a registry-named artifact, as (label, value) rows for the
+        documents: registry, version (and alias), storage URI, digest."""
+        r = self.resolved.get(model.name)
+        if r is None:
+            return []
+        names = {"mlflow": "MLflow model registry", "dvc": "DVC", "lfs": "Git LFS"}
+        rows = [("Registry", names.get(r.registry, r.registry))]
+        version = f"{r.version} (alias {r.alias})" if r.alias else r.version
+        rows.append(("Registry version", version))
+        if r.storage_uri:
+            rows.append(("Storage URI", r.storage_uri))
+        if r.digest or r.hash:
+            rows.append(("Registry digest", r.digest or r.hash or ""))
+        return rows
+
     def metrics_uri(self, model: Model) -> str:
         """Where a training run writes its evaluation metrics: beside the model artifact.
 

@@ -51,6 +51,19 @@ def _general(plan: Plan, m: Model) -> tuple[list[str], list[str]]:
     provided.append(
         f"artifact {m.artifact.uri}" + (f" ({m.artifact.digest})" if m.artifact.digest else "")
     )
+    facts = dict(plan.registry_facts(m))
+    if facts:
+        provided.append(
+            f"{facts['Registry']} version {facts['Registry version']}"
+            + (f", digest {facts['Registry digest']}" if "Registry digest" in facts else "")
+        )
+    trained_on = [
+        f"{name} ({plan.data_hashes[name]})"
+        for name in sorted(set(m.training.data if m.training else ()))
+        if name in plan.data_hashes
+    ]
+    if trained_on:  # Annex IV 2(d): which data trained the model
+        provided.append("training data versions (DVC): " + ", ".join(trained_on))
     envs = ", ".join(f"{e.name} ({e.namespace})" for e in plan.environments)
     provided.append(f"deployed as {m.serving.mode} serving to: {envs}")
     open_items = [

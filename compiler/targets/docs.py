@@ -82,6 +82,7 @@ class ModelCard:
     risk: str
     artifact_uri: str
     artifact_digest: str
+    registry: list[tuple[str, str]]  # the lock's facts of a registry-named artifact
     intended: list[Narrative]
     concerns: list[Narrative]
     data_narrative: list[Narrative]
@@ -182,7 +183,7 @@ def model_card(plan: Plan, facts: ReportFacts, m: Model) -> ModelCard:
                 SourceRow(
                     name=s.name,
                     kind=s.kind,
-                    location=s.path or s.table or "",
+                    location=plan.source_location(s),
                     owner=plan.owner(s.owner).name,
                     pii=", ".join(s.pii_columns) or "none declared",
                     legal_basis=s.legal_basis or "-",
@@ -200,6 +201,7 @@ def model_card(plan: Plan, facts: ReportFacts, m: Model) -> ModelCard:
         risk=m.risk,
         artifact_uri=m.artifact.uri,
         artifact_digest=m.artifact.digest or "",
+        registry=plan.registry_facts(m),
         intended=_narratives(
             m, [("Intended use", "intended_use"), ("Out-of-scope use", "out_of_scope_use")]
         ),

@@ -29,9 +29,11 @@ def lineage(plan: Plan) -> Graph:
     nodes: dict[str, list[tuple[str, str, str]]] = {c: [] for c in COLUMNS}
     edges: list[tuple[str, str, bool]] = []
     for s in plan.sources:
-        nodes["source"].append(
-            (f"src_{s.name}", s.name, "personal data" if s.pii_columns else s.kind)
-        )
+        note: str = "personal data" if s.pii_columns else s.kind
+        version = plan.data_hashes.get(s.name)  # md5:<hex>: which data trained the models
+        if version:
+            note += f" · DVC {version[:16]}"
+        nodes["source"].append((f"src_{s.name}", s.name, note))
     for v in plan.views:
         nodes["view"].append(
             (f"fv_{v.name}", v.name, "has PII" if any(f.pii for f in v.fields) else "")

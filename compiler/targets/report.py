@@ -16,7 +16,6 @@ from compiler.plan import (
     Pack,
     Plan,
     RuleSeverity,
-    Source,
     Status,
     Waiver,
     WaiverState,
@@ -241,10 +240,6 @@ def waiver_views(plan: Plan) -> list[WaiverView]:
     return sorted(views, key=lambda w: (w.expires, w.rule, w.target))
 
 
-def _source_location(source: Source) -> str:
-    return source.path or source.table or ""
-
-
 def records_of_processing(plan: Plan) -> list[RecordOfProcessing]:
     """One GDPR record per source that declares personal data."""
     views_of: dict[str, list[FeatureView]] = {}
@@ -272,7 +267,7 @@ def records_of_processing(plan: Plan) -> list[RecordOfProcessing]:
             RecordOfProcessing(
                 source=source.name,
                 kind=source.kind,
-                location=_source_location(source),
+                location=plan.source_location(source),
                 owner=plan.owner(source.owner).name,
                 columns=sorted(source.pii_columns),
                 legal_basis=source.legal_basis or "",
