@@ -124,16 +124,22 @@ def test_codeowners_escapes_paths(hostile_out: Path) -> None:
     [
         (COMMAND, "command: [python, '${{ secrets.GITHUB_TOKEN }}']", "training.command"),
         (PARAMS, "params: {note: '${{ github.token }}'}", "training.params.note"),
-        (PARAMS, 'params: {note: "a\\nb"}', "training.params.note"),
+        # A newline in a value that is not free text is refused by the schema already (MLC219).
+        (PARAMS, 'params: {note: "a\\nb"}', "MLC219]: note: 'a\\nb' holds a newline"),
         (PARAMS, "params: {note: '$[[ inputs.x ]]'}", "training.params.note"),
         (COMMAND, 'command: [python, "x\\r* @evil/pwn"]', "training.command"),
-        (PARAMS, "params: {'a b=c': 1}", "training.params key"),
+        # A params key must name an environment variable (MLC217, the schema).
+        (PARAMS, "params: {'a b=c': 1}", "MLC217]: 'a b=c' is not an environment variable"),
         (
             "uri: s3://acme-models/fraud-detector/3.2.0/",
             "uri: s3://b/${{github.token}}/",
             "artifact.uri",
         ),
-        ("\nmetadata:", '\ninclude: ["x.yaml\\n* @evil/pwn"]\n\nmetadata:', "include path"),
+        (
+            "\nmetadata:",
+            '\ninclude: ["x.yaml\\n* @evil/pwn"]\n\nmetadata:',
+            "MLC219]: include: 'x.yaml\\n* @evil/pwn' holds a newline",
+        ),
         ("\nmetadata:", '\ninclude: ["$CI_JOB_TOKEN/*.yaml"]\n\nmetadata:', "include path"),
     ],
 )
@@ -143,7 +149,7 @@ def test_validate_refuses_what_ci_would_evaluate(
     assert old in PAYMENTS
     spec = tmp_path / "mlops.yaml"
     spec.write_text(PAYMENTS.replace(old, new, 1))
-    if where == "include path":  # the included file exists: only the CI check refuses it
+    if "include" in new:  # the included file exists: only the check under test refuses it
         name = yaml.safe_load(new)["include"][0].replace("*", "a")
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text("models: []\n")
@@ -153,9 +159,10 @@ def test_validate_refuses_what_ci_would_evaluate(
     line = next(
         n for n, text in enumerate(spec.read_text().splitlines(), 1) if new.strip()[:12] in text
     )
-    located = [d for d in done.stderr.splitlines() if "MLC340" in d]
+    code = where.split("]")[0] if where.startswith("MLC") else "MLC340"
+    located = [d for d in done.stderr.splitlines() if f"[{code}]" in d]
     assert located, done.stderr
-    assert f"mlops.yaml:{line}:" in located[0] and where in located[0], located
+    assert f"mlops.yaml:{line}:" in located[0] and where.split("]: ")[-1] in located[0], located
 
 
 def test_ci_trained_model_pipelines(hostile_out: Path) -> None:
