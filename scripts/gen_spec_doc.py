@@ -50,7 +50,7 @@ LEXICAL = """\
 |---|---|---|
 | `metadata.name`, model, SLO, environment, team names | DNS-1123 label `[a-z]([-a-z0-9]*[a-z0-9])?`, at most 40 characters (they prefix generated object names) | `fraud-detector` |
 | source, entity, feature view and field names | snake_case identifier `[a-z][a-z0-9_]*` | `customer_txn_stats` |
-| durations | positive integer + unit `ms s m h d w` | `250ms`, `5m`, `30d` |
+| durations | positive integer + unit `ms s m h d w`, at most 100 years; an SLO window at least a day | `250ms`, `5m`, `30d` |
 | resource quantities | Kubernetes quantity strings | `500m`, `2Gi` |
 | cron schedules | 5 fields: minute, hour, day of month, month, day of week (names like `mon`, `jan` allowed) | `0 3 * * 1` |
 | model versions | semantic version, no `v` prefix; quote nothing, `3.2.0` stays a string | `3.2.0` |

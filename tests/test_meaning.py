@@ -349,3 +349,25 @@ def test_params_keys_are_environment_variable_names(tmp_path: Path, key: str) ->
     assert only(sink, dx.BAD_FORMAT).message == (
         f"'{key}' is not an environment variable name ([A-Za-z_][A-Za-z0-9_]*)"
     )
+
+
+@pytest.mark.parametrize(
+    ("window", "message"),
+    [
+        ("1ms", "window: '1ms' is shorter than a day"),
+        ("2h", "window: '2h' is shorter than a day"),
+    ],
+)
+def test_slo_windows_shorter_than_a_day_are_refused(
+    tmp_path: Path, window: str, message: str
+) -> None:
+    text = edit(BASE, ("    objective: 99.5\n", f"    objective: 99.5\n    window: {window}\n"))
+    _, sink = check_text(tmp_path, text)
+    assert only(sink, dx.OUT_OF_RANGE).message == message
+
+
+@pytest.mark.parametrize("value", ["99999999999999999999w", "5300w", "36501d"])
+def test_durations_past_a_century_are_refused(tmp_path: Path, value: str) -> None:
+    text = edit(BASE, ("    objective: 99.5\n", f"    objective: 99.5\n    window: {value}\n"))
+    _, sink = check_text(tmp_path, text)
+    assert only(sink, dx.OUT_OF_RANGE).message == f"'{value}' is longer than 100 years (36500d)"

@@ -28,6 +28,9 @@ from compiler.spec.models import (
     Source,
     Team,
 )
+from compiler.spec.types import duration_seconds
+
+MIN_SLO_WINDOW = 86400
 
 
 @dataclass(frozen=True)
@@ -390,6 +393,16 @@ class _Checker(RuntimeChecks):
     def slos(self) -> None:
         for i, slo in enumerate(self.p.slos):
             base: Path = ("slos", i)
+            if duration_seconds(slo.window) < MIN_SLO_WINDOW:
+                # burn-rate windows scale with the SLO window and are floored at minutes: under a
+                # day the alerts no longer fire on the share of budget they promise (and under a
+                # second the range is no PromQL at all)
+                self.err(
+                    dx.OUT_OF_RANGE,
+                    f"window: '{slo.window}' is shorter than a day",
+                    (*base, "window"),
+                    hint="SLO windows are usually 28d or 30d",
+                )
             if not self.ref(dx.UNKNOWN_MODEL, "model", slo.model, self.ix.models, (*base, "model")):
                 continue
             model = self.ix.models[slo.model]

@@ -86,6 +86,10 @@ def _ident(value: str) -> str:
     return value
 
 
+# Prometheus refuses durations past 2^63 nanoseconds (292 years): a century is the bound.
+MAX_DURATION_SECONDS = 100 * 365 * 86400
+
+
 def _duration(value: str) -> str:
     match = DURATION_RE.fullmatch(value)
     if not match or int(match.group(1)) == 0:
@@ -94,6 +98,8 @@ def _duration(value: str) -> str:
             "'{value}' is not a duration: a positive integer and a unit (ms, s, m, h, d, w), e.g. 5m or 30d",
             value=value,
         )
+    if len(match.group(1)) > 12 or duration_seconds(value) > MAX_DURATION_SECONDS:
+        raise _fail("mlopsc_range", "'{value}' is longer than 100 years (36500d)", value=value)
     return value
 
 
