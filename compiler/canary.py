@@ -71,6 +71,13 @@ def has_canary(mp: ModelPlan) -> bool:
     return mp.serving.mode == "realtime" and r.strategy == "canary" and bool(r.canary_percent)
 
 
+def judged_by_promotion(mp: ModelPlan) -> bool:
+    """A KServe canary serving a candidate: no controller in the cluster judges it, so the
+    promotion to the next environment runs `mlopsc canary-check` on it first."""
+    kserve = mp.serving.runtime == "kserve" and mp.model.candidate is not None
+    return kserve and has_canary(mp)
+
+
 def _selector(matchers: dict[str, str]) -> str:
     """{a="b",c=~"d"}: keys ending in ~ are regex matchers (values are DNS names or args)."""
     parts = []

@@ -77,8 +77,7 @@ def query(prometheus: str, promql: str) -> float | None:
 def judged_here(mp: ModelPlan) -> bool:
     """Canaries this command judges: KServe's serving a candidate, which no controller in the
     cluster analyses."""
-    kserve = mp.serving.runtime == "kserve" and mp.model.candidate is not None
-    return kserve and canary.has_canary(mp)
+    return canary.judged_by_promotion(mp)
 
 
 def run(plan: Plan, environment: str, models: list[str], prometheus: str) -> list[Result]:

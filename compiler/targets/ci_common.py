@@ -10,7 +10,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from compiler.plan import Plan
+from compiler import canary
+from compiler.plan import EnvPlan, Plan
 
 TRAINED_IN_CI = "ci"
 TRAINED_ON_KUBERNETES = "kubernetes"
@@ -127,6 +128,27 @@ fi
 """
 
 GATE = 'mlopsc gate "$MLOPSC_SPEC" --model "$MLOPSC_MODEL" --metrics "$MLOPSC_METRICS_FILE"'
+
+
+# The KServe canaries of the environment before this one, judged by their SLIs in its
+# Prometheus (environments[].prometheus_url): exit 1 (a check failed or saw no traffic) or 2
+# (Prometheus cannot be asked) fails the promotion before anything is committed or released.
+CANARY_CHECK = 'mlopsc canary-check "$MLOPSC_SPEC" --environment "$MLOPSC_CANARY_ENVIRONMENT"'
+
+
+def canary_environment(plan: Plan, ep: EnvPlan) -> str | None:
+    """The environment whose canaries the promotion to `ep` checks first: the one before it,
+    where the canary ran, when `ep` needs approval (its release branch is what raises
+    traffic) and that environment serves a KServe candidate with an availability or latency
+    SLO to judge it by. None otherwise: a runtime `deployment` canary is judged in the
+    cluster by Argo Rollouts with the same queries (docs/kubernetes.md)."""
+    if not ep.needs_approval or ep.index == 0:
+        return None
+    before = plan.environments[ep.index - 1]
+    judged = [mp for mp in before.models if canary.judged_by_promotion(mp)]
+    if not any(canary.checks(plan, mp) for mp in judged):
+        return None
+    return before.name
 
 
 def promote_script(*, identity: str, push: str, branch: str) -> str:

@@ -335,7 +335,16 @@ _PROMOTE = ci.promote_script(identity=_IDENTITY, push=_PUSH, branch="$GITHUB_REF
 _RELEASE = _PUSH + ' "HEAD:refs/heads/$RELEASE_BRANCH"\n'
 
 
-def promote_job(ep: EnvPlan, previous: str | None) -> dict[str, Any]:
+def canary_step(environment: str) -> dict[str, Any]:
+    """Judge the KServe canaries of `environment` (exit 1 or 2 stops the promotion)."""
+    return {
+        "name": f"Canary check of {environment} (its KServe canaries must pass)",
+        "env": {"MLOPSC_CANARY_ENVIRONMENT": github_value(environment)},
+        "run": ci.CANARY_CHECK,
+    }
+
+
+def promote_job(plan: Plan, ep: EnvPlan, previous: str | None) -> dict[str, Any]:
     job: dict[str, Any] = {
         "name": f"Promote to {ep.name}",
         "runs-on": RUNNER,
@@ -354,6 +363,10 @@ def promote_job(ep: EnvPlan, previous: str | None) -> dict[str, Any]:
             },
         ],
     }
+    canary_env = ci.canary_environment(plan, ep)
+    if canary_env is not None:
+        # First: nothing is committed or released when the canary before did not pass.
+        job["steps"].insert(len(job["steps"]) - 1, canary_step(canary_env))
     if ep.release_branch:
         job["steps"].append(
             {
@@ -372,7 +385,7 @@ def promote_workflow(plan: Plan) -> dict[str, Any]:
     previous: str | None = None
     for ep in plan.environments:
         job_id = f"deploy-{ep.name}"
-        jobs[job_id] = promote_job(ep, previous)
+        jobs[job_id] = promote_job(plan, ep, previous)
         previous = job_id
     return workflow(
         "mlopsc promote",

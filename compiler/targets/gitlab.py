@@ -229,6 +229,11 @@ def promote_job(plan: Plan, ep: EnvPlan, previous: str | None) -> dict[str, Any]
         # environment from, so what reaches it is exactly the approved commit.
         job["variables"]["MLOPSC_RELEASE_BRANCH"] = ep.release_branch
         job["script"] = [_PROMOTE, _RELEASE]
+    canary_env = ci.canary_environment(plan, ep)
+    if canary_env is not None:
+        # First: nothing is committed or released when the canary before did not pass.
+        job["variables"]["MLOPSC_CANARY_ENVIRONMENT"] = gitlab_variable(canary_env)
+        job["script"] = [ci.CANARY_CHECK, *job["script"]]
     if previous is not None:
         job["needs"] = [previous]
     return job
