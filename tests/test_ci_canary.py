@@ -3,6 +3,7 @@ before it (`mlopsc canary-check`) before it commits or releases anything, in Git
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -20,6 +21,15 @@ import yaml
 from compiler.targets import ci_common as ci
 from tests.conftest import EXAMPLES, ROOT, run_mlopsc
 from tests.test_canary_check import FakePrometheus, vector
+from tests.test_ci_more import (
+    AZURE,
+    CLOUDFORMATION,
+    JENKINSFILE,
+    cfn_lint,
+    cfn_template,
+    check_jsonschema,
+    groovy_parses,
+)
 
 PAYMENTS = next(p for p in EXAMPLES if p.name == "payments-ml")
 GITHUB = "github/workflows/mlopsc-promote.yml"
@@ -153,3 +163,85 @@ def test_the_step_fails_when_prometheus_cannot_be_asked(
     done = run_step(built_examples["payments-ml"], tmp_path, closed_port())
     assert done.returncode == 2, done.stdout + done.stderr
     assert "cannot query" in done.stderr
+
+
+@pytest.fixture(scope="module")
+def every_ci(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """payments-ml (a KServe canary in staging before the gated production) in every CI."""
+    folder = tmp_path_factory.mktemp("every-ci")
+    shutil.copytree(PAYMENTS, folder / "spec")
+    spec = folder / "spec" / "mlops.yaml"
+    systems = "[github, gitlab, azure, cloudbuild, aws, jenkins]"
+    spec.write_text(spec.read_text() + f"\noutputs:\n  ci: {systems}\n")
+    done = run_mlopsc("build", str(spec), "-o", str(folder / "out"))
+    assert done.returncode == 0, done.stderr
+    return folder / "out"
+
+
+def before(script: str, first: str, then: str) -> bool:
+    return first in script and then in script and script.index(first) < script.index(then)
+
+
+@pytest.mark.acceptance  # runs the system's checker (tests/test_ci_more.py)
+def test_azure_checks_the_canary_before_it_commits(every_ci: Path) -> None:
+    doc = load(every_ci / AZURE)
+    stages = {s["stage"]: s for s in doc["stages"]}
+
+    def steps(stage: str) -> list[str]:
+        (job,) = stages[stage]["jobs"]
+        return [s.get("bash", "") for s in job["strategy"]["runOnce"]["deploy"]["steps"]]
+
+    (job,) = stages["promote_production"]["jobs"]
+    assert job["variables"]["MLOPSC_CANARY_ENVIRONMENT"] == "staging"
+    runs = steps("promote_production")
+    at = runs.index(ci.CANARY_CHECK + "\n")
+    assert at < next(i for i, r in enumerate(runs) if "git add" in r)
+    assert not any("canary-check" in r for r in steps("promote_staging"))
+    check_jsonschema("vendor.azure-pipelines", [every_ci / AZURE])
+
+
+@pytest.mark.acceptance  # runs the system's checker (tests/test_ci_more.py)
+def test_cloudbuild_checks_the_canary_before_it_commits(every_ci: Path) -> None:
+    production = load(every_ci / "cloudbuild/mlopsc-promote-production.yaml")
+    (step,) = production["steps"]
+    assert "MLOPSC_CANARY_ENVIRONMENT=staging" in step["env"]
+    script = step["args"][1].replace("$$", "$")
+    assert script.startswith("set -euo pipefail\n")
+    assert before(script, ci.CANARY_CHECK, "mlopsc build")
+    assert "canary-check" not in (every_ci / "cloudbuild/mlopsc-promote-staging.yaml").read_text()
+    check_jsonschema("vendor.cloudbuild", sorted((every_ci / "cloudbuild").glob("*.yaml")))
+
+
+@pytest.mark.acceptance  # runs the system's checker (tests/test_ci_more.py)
+def test_jenkins_checks_the_canary_before_it_commits(every_ci: Path) -> None:
+    text = (every_ci / JENKINSFILE).read_text()
+    staging = text.index("stage('Promote to staging')")
+    production = text.index("stage('Promote to production')")
+    assert "canary-check" not in text[staging:production]
+    rest = text[production:]
+    assert "MLOPSC_CANARY_ENVIRONMENT = 'staging'" in rest
+    assert before(rest, ci.CANARY_CHECK, "mlopsc build")
+    groovy_parses(every_ci / JENKINSFILE)
+
+
+@pytest.mark.acceptance  # runs the system's checker (tests/test_ci_more.py)
+def test_aws_checks_the_canary_before_it_commits(every_ci: Path) -> None:
+    template = cfn_template(every_ci / CLOUDFORMATION)
+    actions = {
+        stage["Name"]: {a["Name"]: a for a in stage["Actions"]}
+        for stage in template["Resources"]["PromotePipeline"]["Properties"]["Stages"]
+    }
+    envs = {
+        name: json.loads(acts["Promote"]["Configuration"]["EnvironmentVariables"])
+        for name, acts in actions.items()
+        if "Promote" in acts
+    }
+    canary = {
+        name: [v["value"] for v in env if v["name"] == "MLOPSC_CANARY_ENVIRONMENT"]
+        for name, env in envs.items()
+    }
+    assert sorted(canary.values()) == [[], ["staging"]]
+    assert (every_ci / CLOUDFORMATION).read_text().count("canary-check") == 1
+    script = template["Resources"]["PromoteProject"]["Properties"]["Source"]["BuildSpec"]
+    assert before(script, ci.CANARY_CHECK, "mlopsc build")
+    cfn_lint(every_ci / CLOUDFORMATION)

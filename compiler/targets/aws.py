@@ -58,14 +58,21 @@ fi
 
 _TRAIN = 'export MLOPSC_METRICS_FILE="metrics/$MLOPSC_MODEL.json"\n' + ci.TRAIN_AND_GATE
 
-_PROMOTE = ci.promote_script(
-    identity='-c user.name="mlopsc" -c user.email="mlopsc@codebuild.invalid"',
-    push=_PUSH,
-    branch="refs/heads/$MLOPSC_BRANCH",
-) + (
-    'if [ -n "${MLOPSC_RELEASE_BRANCH:-}" ]; then\n'
-    f'  {_PUSH} "HEAD:refs/heads/$MLOPSC_RELEASE_BRANCH"\n'
-    "fi\n"
+# One project promotes to every environment: a stage whose environment follows a KServe canary
+# names it in MLOPSC_CANARY_ENVIRONMENT, checked first (set -e: a failure stops the build
+# before it commits or releases anything).
+_PROMOTE = (
+    (f'if [ -n "${{MLOPSC_CANARY_ENVIRONMENT:-}}" ]; then\n  {ci.CANARY_CHECK}\nfi\n')
+    + ci.promote_script(
+        identity='-c user.name="mlopsc" -c user.email="mlopsc@codebuild.invalid"',
+        push=_PUSH,
+        branch="refs/heads/$MLOPSC_BRANCH",
+    )
+    + (
+        'if [ -n "${MLOPSC_RELEASE_BRANCH:-}" ]; then\n'
+        f'  {_PUSH} "HEAD:refs/heads/$MLOPSC_RELEASE_BRANCH"\n'
+        "fi\n"
+    )
 )
 
 
@@ -352,6 +359,9 @@ def template(plan: Plan, rows: list[ci.Training]) -> dict[str, Any]:
         env = {"MLOPSC_ENVIRONMENT": ep.name}
         if ep.release_branch:
             env["MLOPSC_RELEASE_BRANCH"] = ep.release_branch
+        canary_env = ci.canary_environment(plan, ep)
+        if canary_env is not None:
+            env["MLOPSC_CANARY_ENVIRONMENT"] = canary_env
         actions: list[dict[str, Any]] = []
         if ep.needs_approval:
             reviewers = ", ".join(sorted(ep.env.approval.reviewers))

@@ -205,11 +205,23 @@ def train_stage(plan: Plan) -> dict[str, Any]:
     }
 
 
-def promote_stage(ep: EnvPlan, previous: str | None) -> dict[str, Any]:
+def promote_stage(plan: Plan, ep: EnvPlan, previous: str | None) -> dict[str, Any]:
     variables = {"MLOPSC_ENVIRONMENT": azure_value(ep.name)}
     steps: list[dict[str, Any]] = [
         checkout(fetch_depth=0, persist=True),
         *install_steps(),
+    ]
+    canary_env = ci.canary_environment(plan, ep)
+    if canary_env is not None:
+        # First: nothing is committed or released when the canary before did not pass.
+        variables["MLOPSC_CANARY_ENVIRONMENT"] = azure_value(canary_env)
+        steps.append(
+            {
+                "bash": ci.CANARY_CHECK + "\n",
+                "displayName": f"Canary check of {canary_env} (its KServe canaries must pass)",
+            }
+        )
+    steps += [
         {
             "bash": _PROMOTE,
             "displayName": f"Commit the rendered manifests of {ep.name} (Argo CD syncs them)",
@@ -298,7 +310,7 @@ def pipeline(plan: Plan, rows: list[ci.Training]) -> dict[str, Any]:
         stages.append(train_stage(plan))
     previous: str | None = None
     for ep in plan.environments:
-        stage = promote_stage(ep, previous)
+        stage = promote_stage(plan, ep, previous)
         stages.append(stage)
         previous = stage["stage"]
     doc["stages"] = stages

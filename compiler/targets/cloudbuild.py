@@ -62,9 +62,8 @@ _PUSH = (
     'git -c "http.extraheader=AUTHORIZATION: basic '
     '$(printf \'x-access-token:%s\' "$MLOPSC_PUSH_TOKEN" | base64 -w0)" push "$MLOPSC_GIT_URL"'
 )
-_PROMOTE = (
-    _INSTALL
-    + ': "${MLOPSC_GIT_URL:?set the substitution _MLOPSC_GIT_URL on the trigger}"\n'
+_PROMOTE_ONLY = (
+    ': "${MLOPSC_GIT_URL:?set the substitution _MLOPSC_GIT_URL on the trigger}"\n'
     + ci.promote_script(
         identity='-c user.name="mlopsc" -c user.email="mlopsc@cloudbuild.invalid"',
         push=_PUSH,
@@ -143,7 +142,12 @@ def train_build(plan: Plan, row: ci.Training) -> dict[str, Any]:
 
 def promote_build(plan: Plan, ep: EnvPlan) -> dict[str, Any]:
     values = {**common_env(plan), "MLOPSC_ENVIRONMENT": ep.name}
-    script = _PROMOTE
+    script = _INSTALL + _PROMOTE_ONLY
+    canary_env = ci.canary_environment(plan, ep)
+    if canary_env is not None:
+        # First (set -e): nothing is committed or released when the canary before did not pass.
+        values["MLOPSC_CANARY_ENVIRONMENT"] = canary_env
+        script = _INSTALL + ci.CANARY_CHECK + "\n" + _PROMOTE_ONLY
     if ep.release_branch:
         values["MLOPSC_RELEASE_BRANCH"] = ep.release_branch
         script += _RELEASE

@@ -56,7 +56,7 @@ _TRAIN = (
     + ci.TRAIN_AND_GATE
 )
 
-_PROMOTE = _INSTALL + ci.promote_script(
+_PROMOTE_ONLY = ci.promote_script(
     identity='-c user.name="mlopsc" -c user.email="mlopsc@jenkins.invalid"',
     push="git push origin",
     branch="refs/heads/$BRANCH_NAME",
@@ -141,9 +141,15 @@ def train_stage(plan: Plan) -> list[str]:
     ]
 
 
-def promote_stage(ep: EnvPlan) -> list[str]:
+def promote_stage(plan: Plan, ep: EnvPlan) -> list[str]:
     env = [f"MLOPSC_ENVIRONMENT = {groovy_string(ep.name)}"]
-    script = _PROMOTE
+    script = _INSTALL + _PROMOTE_ONLY
+    canary_env = ci.canary_environment(plan, ep)
+    if canary_env is not None:
+        # First (sh stops at the first failure): nothing is committed or released when the
+        # canary before did not pass.
+        env.append(f"MLOPSC_CANARY_ENVIRONMENT = {groovy_string(canary_env)}")
+        script = _INSTALL + ci.CANARY_CHECK + "\n" + _PROMOTE_ONLY
     if ep.release_branch:
         env.append(f"MLOPSC_RELEASE_BRANCH = {groovy_string(ep.release_branch)}")
         script += _RELEASE
@@ -227,7 +233,7 @@ def jenkinsfile(plan: Plan, rows: list[ci.Training]) -> str:
     if rows:
         stages += train_stage(plan)
     for ep in plan.environments:
-        stages += promote_stage(ep)
+        stages += promote_stage(plan, ep)
     lines += indent(stages, 2)
     lines += ["  }", "}"]
     return plan.header("//") + "\n".join(lines) + "\n"
