@@ -10,6 +10,7 @@ out rather than guessed, so float rounding can never decide an expectation.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -60,19 +61,21 @@ def _prefix_sums(values: list[float]) -> list[float]:
     return sums
 
 
-def _ratios(
-    sums: list[float], times: range, window: int, step: int, *, ratio_sli: bool
-) -> list[float]:
-    """Mean error ratio over `window` at each step t of `times`, from prefix sums of the
-    per-step states (errors[i] is the state in (i-1, i]); ratio SLIs see rate() windows,
+def _lowest_ratio(
+    sums: tuple[float, ...], times: range, window: int, step: int, *, ratio_sli: bool
+) -> float:
+    """Lowest mean error ratio over `window` at the steps t of `times`, from prefix sums of
+    the per-step states (errors[i] is the state in (i-1, i]); ratio SLIs see rate() windows,
     which start after the first sample."""
-    span = window // step
+    shift = window // step - (1 if ratio_sli else 0)
     low = 1 if ratio_sli else 0
-    out = []
+    lowest = float("inf")
     for t in times:
-        start = max(low, t - span + (1 if ratio_sli else 0))
-        out.append((sums[t + 1] - sums[start]) / (t + 1 - start) if t + 1 > start else 0.0)
-    return out
+        start = max(low, t - shift)
+        ratio = (sums[t + 1] - sums[start]) / (t + 1 - start) if t + 1 > start else 0.0
+        if ratio < lowest:
+            lowest = ratio
+    return lowest
 
 
 def _verdict(lowest: float, limit: float) -> bool | None:
@@ -84,33 +87,54 @@ def _verdict(lowest: float, limit: float) -> bool | None:
     return True if lowest > limit * (1 + MARGIN) else None
 
 
+# (label, short, long, hold, threshold) of each enabled window pair.
+_Pairs = tuple[tuple[str, int, int, int, float], ...]
+
+
 def expected(sp: SloPlan, sc: Scenario, step: int) -> dict[str, bool | None]:
     """Window pair label (5m1h) → fires at the end of the scenario (None: too close to call).
 
     Firing at the end needs the condition at every evaluation of the last `for:`, so each
     quantity's lowest value over those evaluations decides."""
-    errors = [sc.segments[0][1], *_series_per_step(sc.segments)]
-    sums = _prefix_sums(errors)
-    ratio_sli = s.uses_requests(sp)
-    end = len(errors) - 1
+    pairs = tuple(
+        (bw.label, bw.short, bw.long, bw.hold, s.threshold_value(sp, bw))
+        for bw in s.enabled_windows(sp)
+    )
     guard = sp.slo.alerting.min_request_rate
-    result: dict[str, bool | None] = {}
-    for bw in s.enabled_windows(sp):
-        threshold = s.threshold_value(sp, bw)
-        times = range(max(0, end - bw.hold // step), end + 1)
+    found = _simulate(sc.segments, sc.rate, step, s.uses_requests(sp), guard, pairs)
+    return dict(found)
+
+
+@functools.lru_cache(maxsize=4096)
+def _simulate(
+    segments: tuple[tuple[int, float], ...],
+    rate: float,
+    step: int,
+    ratio_sli: bool,
+    guard: float | None,
+    pairs: _Pairs,
+) -> tuple[tuple[str, bool | None], ...]:
+    """What `expected` returns, from the facts it depends on alone: SLOs that share an
+    objective, windows and scenario (most of a large platform) share one simulation."""
+    errors = [segments[0][1], *_series_per_step(segments)]
+    sums = tuple(_prefix_sums(errors))
+    end = len(errors) - 1
+    result: list[tuple[str, bool | None]] = []
+    for label, short, long, hold, threshold in pairs:
+        times = range(max(0, end - hold // step), end + 1)
         verdicts = [
-            _verdict(min(_ratios(sums, times, window, step, ratio_sli=ratio_sli)), threshold)
-            for window in (bw.short, bw.long)
+            _verdict(_lowest_ratio(sums, times, window, step, ratio_sli=ratio_sli), threshold)
+            for window in (short, long)
         ]
         if guard is not None and ratio_sli:
             # rate() of a counter starting at 0 is not extrapolated before its first sample:
             # over a longer window it reads as the share of the window covered (lowest first).
             verdicts += [
-                _verdict(sc.rate * min(times[0] * step, window) / window, guard)
-                for window in (bw.short, bw.long)
+                _verdict(rate * min(times[0] * step, window) / window, guard)
+                for window in (short, long)
             ]
-        result[bw.label] = False if False in verdicts else (None if None in verdicts else True)
-    return result
+        result.append((label, False if False in verdicts else (None if None in verdicts else True)))
+    return tuple(result)
 
 
 def scenarios(sp: SloPlan, step: int) -> list[Scenario]:
