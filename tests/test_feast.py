@@ -50,7 +50,7 @@ features:
     entity: customer
     source: orders
     ttl: 90m
-    tags: {{{hostile}: {hostile}}}
+    tags: {{{hostile_key}: {hostile_key}}}
     fields:
       - {{name: order_count, dtype: int64, description: {hostile}}}
       - {{name: basket_avg, dtype: float32, pii: true}}
@@ -86,6 +86,8 @@ def mini_spec(folder: Path, *, flags: bool = True, extra: str = "") -> Path:
     """A file-only spec full of hostile strings; `flags` adds a second view the model uses."""
     text = MINI.format(
         hostile=_yaml_str(HOSTILE),
+        # tags are not free text: no control characters (MLC219), every other hostile character
+        hostile_key=_yaml_str(HOSTILE.replace("\n", " ").replace("\t", " ")),
         path=_yaml_str('data/orders\'"""\\.parquet'),
         flags=FLAGS if flags else "",
         flags_ref=", customer_flags" if flags else "",

@@ -38,7 +38,7 @@ features:
     source: orders
     ttl: 30d
     description: {hostile}
-    tags: {{{hostile}: {hostile}}}
+    tags: {{{hostile_tag}: {hostile_tag}}}
     fields:
       - {{name: order_count, dtype: int64, description: {hostile}}}
       - {{name: basket_avg, dtype: float32, pii: true}}
@@ -146,7 +146,12 @@ def round_trip(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     base = tmp_path_factory.mktemp("feast-round-trip")
     spec = base / "mlops.yaml"
     spec.write_text(
-        SPEC.format(hostile=_yaml(HOSTILE), orders_path=_yaml(ORDERS_PATH), digest="a" * 64),
+        SPEC.format(
+            hostile=_yaml(HOSTILE),
+            hostile_tag=_yaml(HOSTILE.replace("\n", " ")),  # tags are not free text: no newline
+            orders_path=_yaml(ORDERS_PATH),
+            digest="a" * 64,
+        ),
         encoding="utf-8",
     )
     out = base / "out"
