@@ -359,8 +359,14 @@ def _compose(content: bytes, display: str, sink: Sink) -> tuple[Any, bool] | Non
         code, message, span, hint = _parse_error(exc, display)
         sink.error(code, message, span, hint=hint)
         return None
-    except YAMLError as exc:  # unmarked errors are rare; still located at the file
-        sink.error(dx.YAML_SYNTAX, str(exc).splitlines()[0], Span(display))
+    except YAMLError as exc:
+        # The reader's errors (a character YAML forbids) carry a position, not a mark.
+        position = getattr(exc, "position", None)
+        span = Span(display)
+        if isinstance(position, int) and 0 <= position <= len(text):
+            line = text.count("\n", 0, position) + 1
+            span = Span(display, line, position - (text.rfind("\n", 0, position) + 1) + 1)
+        sink.error(dx.YAML_SYNTAX, dx.printable(str(exc).splitlines()[0]), span)
         return None
     except RecursionError:
         # Only when libyaml refused the file first (a syntax error, or YAML 1.2 it cannot
