@@ -161,7 +161,11 @@ def validate(specs: tuple[str, ...], fmt: str, strict: bool) -> int:
     (default ./mlops.yaml). Prints every problem found, not just the first."""
     sink = Sink()
     for spec in specs or ("mlops.yaml",):
-        front(spec, sink)
+        # Each spec is checked in full on its own: one spec's errors must not stop the next
+        # one after loading (the stages stop on any error in the sink they are given).
+        own = Sink()
+        front(spec, own)
+        sink.items.extend(own.items)
     emit_diagnostics(sink, fmt)
     failed = sink.has_errors or (
         strict and any(d.severity is dx.Severity.WARNING for d in sink.items)
@@ -192,12 +196,22 @@ def init(directory: str, name: str | None, force: bool) -> int:
     from compiler.starter import starter_spec
 
     target = os.path.join(directory, "mlops.yaml")
-    if os.path.exists(target) and not force:
-        raise errors.UsageProblem(f"{target} exists; use --force to overwrite it")
+    if os.path.lexists(target):
+        if not force:
+            raise errors.UsageProblem(f"{target} exists; use --force to overwrite it")
+        if os.path.islink(target) or not os.path.isfile(target):
+            # --force replaces a spec file, never writes through a link or into a FIFO
+            raise errors.UsageProblem(f"{target} is not a regular file; remove it first")
     os.makedirs(directory, exist_ok=True)
     text = starter_spec(name or os.path.basename(os.path.abspath(directory)))
-    with open(target, "w", encoding="utf-8") as handle:
-        handle.write(text)
+    temporary = f"{target}.{os.getpid()}.tmp"
+    try:
+        with open(temporary, "x", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(temporary, target)
+    finally:
+        if os.path.lexists(temporary):
+            os.unlink(temporary)
     click.echo(f"mlopsc: wrote {target}; next: mlopsc validate {target}", err=True)
     return errors.OK
 
