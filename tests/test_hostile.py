@@ -541,11 +541,6 @@ def test_accepted_odd_numbers_build(tmp_path: Path) -> None:
             assert LOCATED.search(text), text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="load.py reports the YAML reader's unacceptable-character error at 1:1 "
-    "(ReaderError carries a character position, not a mark)",
-)
 def test_raw_control_characters_are_located(tmp_path: Path) -> None:
     for i, char in enumerate(["\x7f", "\x01", "\x85", "\ufffe"]):
         path = tmp_path / f"c{i}.yaml"
@@ -554,10 +549,6 @@ def test_raw_control_characters_are_located(tmp_path: Path) -> None:
         assert re.search(rf"c{i}\.yaml:6:\d+: error", text), (char, text)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli.py validate shares one Sink across SPECs: after an error in one spec the next ones stop after loading",
-)
 def test_validate_checks_every_spec_in_full(tmp_path: Path) -> None:
     first = tmp_path / "a" / "mlops.yaml"
     first.parent.mkdir()
@@ -1136,10 +1127,6 @@ def test_github_format_diagnostics_cannot_forge_commands(tmp_path: Path) -> None
     assert all("a,b:c.yaml" not in line for line in lines), result.stdout
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli.py init opens DIRECTORY/mlops.yaml for writing: a FIFO there hangs, a link is written through",
-)
 def test_init_refuses_special_files_and_links(tmp_path: Path) -> None:
     fifo_dir = tmp_path / "fifo"
     fifo_dir.mkdir()
