@@ -293,7 +293,6 @@ NAME_PAYLOADS = [
     "fraud detector#x",
     "fraud\x00\u202e",
     "../../etc",
-    "/abs",
     "fraud${{x}}$(id)`id`{{x}}<script>",
     "-fraud",
 ]
@@ -495,6 +494,27 @@ FAULTY_YAML: dict[str, bytes] = {
         "require: \"('a' * 1).matches('(a+)+$')\"",
         1,
     ).encode(),
+    "complex-key": BASE_TEXT.replace(
+        "  owner: risk-ml\n", "  owner: risk-ml\n  ? [a, b]\n  : x\n", 1
+    ).encode(),
+    "empty-key": BASE_TEXT.replace("  owner: risk-ml\n", '  owner: risk-ml\n  "": x\n', 1).encode(),
+    "float-version": BASE_TEXT.replace("version: 3.2.0", "version: 3.10", 1).encode(),
+    "int-name": BASE_TEXT.replace("name: payments-ml", "name: 12345", 1).encode(),
+    "int-env-key": BASE_TEXT.replace("eta: 0.1}", "eta: 0.1, 1: 2}", 1).encode(),
+    "set-tag": BASE_TEXT.replace(
+        "labels: {cost-center: cc-1234}", "labels: !!set {a, b}", 1
+    ).encode(),
+    "omap": BASE_TEXT.replace(
+        "labels: {cost-center: cc-1234}", "labels: !!omap [a: 1]", 1
+    ).encode(),
+    "bad-directive": ("%YAML 9.9\n---\n" + BASE_TEXT).encode(),
+    "tag-directive": (
+        "%TAG !e! tag:evil.com,2000:\n---\n"
+        + BASE_TEXT.replace("name: payments-ml", "name: !e!x payments-ml", 1)
+    ).encode(),
+    "timestamp": BASE_TEXT.replace(
+        "expires: 2027-03-31", "expires: 2027-03-31T00:00:00Z", 1
+    ).encode(),
 }
 
 
@@ -610,6 +630,7 @@ INCLUDE_CASES: dict[str, list[str]] = {
     "nul": ["a\x00.yaml"],
     "url": ["https://example.com/x.yaml"],
     "home": ["~/x.yaml"],
+    "cycle": ["parts/a.yaml"],
 }
 
 
@@ -632,6 +653,9 @@ def test_hostile_includes(tmp_path: Path, name: str) -> None:
     os.mkfifo(repo / "fifo.yaml")
     if name == "space-hash":
         (repo / "a b#c.yaml").write_text("sources: []\n")
+    (repo / "parts").mkdir()
+    (repo / "parts" / "a.yaml").write_text('include: ["b.yaml"]\n')
+    (repo / "parts" / "b.yaml").write_text('include: ["a.yaml"]\n')
     if name not in CLI_INCLUDES:
         found = front_errors(spec)
         if name == "space-hash":
@@ -1149,3 +1173,10 @@ def test_init_refuses_special_files_and_links(tmp_path: Path) -> None:
         text = sane(result, 2)
         assert "mlops.yaml" in text
     sentinel.unchanged()
+
+
+@pytest.mark.parametrize("value", ["abc", "1e999", "99999999999999999999", "-1", " 1"])
+def test_hostile_source_date_epoch_is_a_usage_error(good_spec: Path, value: str) -> None:
+    result = run_mlopsc("validate", str(good_spec), env={"SOURCE_DATE_EPOCH": value})
+    text = sane(result, 2)
+    assert "SOURCE_DATE_EPOCH" in text
