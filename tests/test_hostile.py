@@ -1180,3 +1180,56 @@ def test_hostile_source_date_epoch_is_a_usage_error(good_spec: Path, value: str)
     result = run_mlopsc("validate", str(good_spec), env={"SOURCE_DATE_EPOCH": value})
     text = sane(result, 2)
     assert "SOURCE_DATE_EPOCH" in text
+
+
+PROMETHEUS_ANSWERS: dict[str, bytes] = {
+    "deep": b'{"status":"success","data":{"resultType":"vector","result":'
+    + b"[" * 100_000
+    + b"]" * 100_000
+    + b"}}",
+    "garbage": b"\xff\x00<html>",
+    "wrong-type": b'{"status":"success","data":{"resultType":"vector","result":[{"value":"x"}]}}',
+    "huge-number": b'{"status":"success","data":{"resultType":"vector","result":[{"metric":{},'
+    b'"value":[1,"' + b"9" * 5000 + b'"]}]}}',
+    "nan": b'{"status":"success","data":{"resultType":"vector","result":[{"metric":{},'
+    b'"value":[1,"NaN"]}]}}',
+}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="canary_check.py decodes Prometheus' answer with json.load: 100,000 levels of "
+    "nesting end in RecursionError, exit 3",
+)
+def test_canary_check_survives_a_hostile_prometheus(good_spec: Path) -> None:
+    """Prometheus answers are input too: a hostile or broken one is exit 1 or 2, never 3."""
+    import http.server
+    import threading
+
+    answer = [b""]
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(answer[0])
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        for name, body in PROMETHEUS_ANSWERS.items():
+            answer[0] = body
+            result = run_mlopsc(
+                "canary-check", str(good_spec), "--environment", "production", "--prometheus", url
+            )
+            assert result.returncode in (1, 2), (name, result.stderr[-500:])
+            sane(result, 1, 2)
+    finally:
+        server.shutdown()
+        server.server_close()
