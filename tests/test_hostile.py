@@ -1233,3 +1233,49 @@ def test_canary_check_survives_a_hostile_prometheus(good_spec: Path) -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+REGISTRY_TEXT = "1`<img/src=x/onerror=alert(1)>`${{secrets.GITHUB_TOKEN}}{{.}}$(id)*@evil#x"
+
+
+def registry_lock(body: str) -> str:
+    return (
+        "lock_version: 1\nmodels:\n  fraud-detector:\n    uri: models:/fraud-detector@champion\n"
+        + body
+    )
+
+
+REGISTRY_LOCKS = {
+    "hostile-text": registry_lock(
+        f'    registry: mlflow\n    alias: "{REGISTRY_TEXT}"\n    version: "{REGISTRY_TEXT}"\n'
+        f'    storage_uri: "s3://b/{REGISTRY_TEXT}"\n    digest: sha256:{"a" * 64}\n'
+    ),
+    "newline": registry_lock('    registry: mlflow\n    version: "1\\n* @evil/pwn"\n'),
+    "wrong-types": registry_lock("    registry: [mlflow]\n    version: {a: 1}\n"),
+    "deep": "lock_version: 1\nmodels: " + "[" * 5000 + "]" * 5000 + "\n",
+    "huge-int": "lock_version: " + "9" * 5000 + "\n",
+    "garbage": "\x00\xff",
+    "alias-bomb": FAULTY_YAML["alias-bomb"].decode(),
+}
+
+
+@pytest.mark.parametrize("name", REGISTRY_LOCKS)
+def test_hostile_registry_lock_is_data_or_refused(tmp_path: Path, name: str) -> None:
+    """mlops.lock.yaml sits in the repository like the spec: it is read as carefully."""
+    spec = base_spec()
+    spec["models"][0]["artifact"] = {"uri": "models:/fraud-detector@champion"}
+    spec["models"][0].pop("candidate")
+    spec["models"][0]["risk"] = "limited"
+    spec["governance"]["policies"] = spec["governance"]["policies"][1:]
+    path = write_spec(tmp_path / "mlops.yaml", spec)
+    (tmp_path / "mlops.lock.yaml").write_text(REGISTRY_LOCKS[name], encoding="utf-8")
+    out = tmp_path / "out"
+    result = run_mlopsc("build", str(path), "-o", str(out))
+    text = sane(result, 0, 1)
+    if result.returncode == 1:
+        assert not out.exists()
+        assert re.search(r"mlops\.lock\.yaml:\d+:\d+: error", text), text
+        return
+    assert name == "hostile-text", text
+    assert_nothing_injected(out)
+    run_checkers(out)
