@@ -10,6 +10,7 @@ where they are cheap). Spec variants are batched into few processes to keep the 
 from __future__ import annotations
 
 import ast
+import contextlib
 import json
 import os
 import re
@@ -1182,6 +1183,34 @@ def test_hostile_source_date_epoch_is_a_usage_error(good_spec: Path, value: str)
     assert "SOURCE_DATE_EPOCH" in text
 
 
+@contextlib.contextmanager
+def fake_server() -> Iterator[tuple[str, list[bytes]]]:
+    """A local HTTP server answering every GET with answer[0] (a hostile Prometheus/MLflow)."""
+    import http.server
+    import threading
+
+    answer = [b""]
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(answer[0])
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", answer
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 PROMETHEUS_ANSWERS: dict[str, bytes] = {
     "deep": b'{"status":"success","data":{"resultType":"vector","result":'
     + b"[" * 100_000
@@ -1203,26 +1232,7 @@ PROMETHEUS_ANSWERS: dict[str, bytes] = {
 )
 def test_canary_check_survives_a_hostile_prometheus(good_spec: Path) -> None:
     """Prometheus answers are input too: a hostile or broken one is exit 1 or 2, never 3."""
-    import http.server
-    import threading
-
-    answer = [b""]
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.end_headers()
-            self.wfile.write(answer[0])
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}"
+    with fake_server() as (url, answer):
         for name, body in PROMETHEUS_ANSWERS.items():
             answer[0] = body
             result = run_mlopsc(
@@ -1230,9 +1240,6 @@ def test_canary_check_survives_a_hostile_prometheus(good_spec: Path) -> None:
             )
             assert result.returncode in (1, 2), (name, result.stderr[-500:])
             sane(result, 1, 2)
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 REGISTRY_TEXT = "1`<img/src=x/onerror=alert(1)>`${{secrets.GITHUB_TOKEN}}{{.}}$(id)*@evil#x"
@@ -1279,3 +1286,24 @@ def test_hostile_registry_lock_is_data_or_refused(tmp_path: Path, name: str) -> 
     assert name == "hostile-text", text
     assert_nothing_injected(out)
     run_checkers(out)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="registry/mlflow.py takes an answer without a version as version '': resolve "
+    "exits 0 and writes a lock that every other command then refuses (MLC352)",
+)
+def test_resolve_refuses_an_answer_that_is_not_a_model_version(tmp_path: Path) -> None:
+    spec = base_spec()
+    spec["models"][0]["artifact"] = {"uri": "models:/fraud-detector@champion"}
+    spec["models"][0].pop("candidate")
+    spec["models"][0]["risk"] = "limited"
+    spec["governance"]["policies"] = spec["governance"]["policies"][1:]
+    path = write_spec(tmp_path / "mlops.yaml", spec)
+    with fake_server() as (url, answer):
+        for name, body in PROMETHEUS_ANSWERS.items():
+            answer[0] = body
+            result = run_mlopsc("resolve", str(path), env={"MLFLOW_TRACKING_URI": url})
+            assert result.returncode in (1, 2), (name, result.stdout + result.stderr[-500:])
+            sane(result, 1, 2)
+            assert not (tmp_path / "mlops.lock.yaml").exists(), name
