@@ -320,7 +320,11 @@ def _compile(
     before = len(sink.items)
     date = as_of(spec)
     full = selected is None and renderer is None
-    key = buildcache.inputs_digest(spec, checked.document.sha256, date, selected)
+    # mlops.lock.yaml is an input too: a moved registry version changes the outputs.
+    from compiler.registry.lock import dump_lock
+
+    inputs = checked.document.sha256 + dump_lock(checked.lock, spec_name="")
+    key = buildcache.inputs_digest(spec, inputs, date, selected)
     record = buildcache.load(key) if full and remembered else None
     if record is not None:
         from compiler.plan import build_plan

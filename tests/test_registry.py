@@ -476,3 +476,17 @@ def test_no_registry_no_resolve_workflow(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert not (tmp_path / "out" / "github" / "workflows" / "mlopsc-resolve.yml").exists()
     assert "mlopsc-resolve" not in (tmp_path / "out" / "gitlab" / "mlops.gitlab-ci.yml").read_text()
+
+
+def test_build_cache_counts_the_lock(tmp_path: Path) -> None:
+    """A build this machine remembers is not reused when only the lock moved."""
+    spec = project(tmp_path)
+    lock = spec.parent / "mlops.lock.yaml"
+    out = tmp_path / "out"
+    manifest = out / "kubernetes" / "staging" / "model-credit-risk.yaml"
+    cache = {"MLOPSC_CACHE_DIR": str(tmp_path / "cache")}
+    for version in ("4", "5", "4"):
+        lock.write_text(LOCK.replace("4", version))
+        done = run_mlopsc("build", str(spec), "-o", str(out), env=cache)
+        assert done.returncode == 0, done.stderr
+        assert f"storageUri: gs://models/credit-risk/{version}\n" in manifest.read_text()
