@@ -306,3 +306,27 @@ def test_ks_on_a_string_feature_is_refused_where_it_is_named(tmp_path: Path) -> 
         )
         + 1
     )
+
+
+def test_the_documented_drift_image_runs_mlopsc_drift_as_a_non_root_user() -> None:
+    """docker/drift.Dockerfile (no Docker engine here: its instructions are parsed)."""
+    from compiler import __version__
+    from tests.conftest import ROOT
+
+    text = (ROOT / "docker" / "drift.Dockerfile").read_text()
+    lines = " ".join(
+        line.strip().removesuffix("\\") for line in text.splitlines() if not line.startswith("#")
+    ).split()
+    instructions = [
+        w for w in lines if w.isupper() and w in {"FROM", "ARG", "RUN", "USER", "ENTRYPOINT"}
+    ]
+    assert instructions == ["FROM", "ARG", "RUN", "USER", "ENTRYPOINT"]
+    assert f"MLOPSC_VERSION={__version__}" in lines
+    assert '"mlopsc[drift]==${MLOPSC_VERSION}"' in lines
+    user = lines[lines.index("USER") + 1]
+    assert user.isdigit() and int(user) > 0
+    assert text.split("ENTRYPOINT")[1].strip() == '["mlopsc", "drift"]'
+    docs = (ROOT / "docs" / "monitoring.md").read_text()
+    block = docs.split("```dockerfile\n", 1)[1].split("```", 1)[0]
+    body = "".join(line + "\n" for line in text.splitlines() if not line.startswith("#"))
+    assert block == body
