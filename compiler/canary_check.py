@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from compiler import canary
 from compiler.plan import ModelPlan, Plan
 
+MAX_ANSWER_BYTES = 16 << 20  # an instant query answers one sample: far less
 TIMEOUT_SECONDS = 30
 
 
@@ -55,9 +56,17 @@ def query(prometheus: str, promql: str) -> float | None:
         raise PrometheusProblem(f"not an http(s) URL: {prometheus}")
     try:
         with urllib.request.urlopen(url, timeout=TIMEOUT_SECONDS) as response:
-            body = json.load(response)
+            raw = response.read(MAX_ANSWER_BYTES + 1)
     except (urllib.error.URLError, OSError, ValueError) as exc:
         raise PrometheusProblem(f"cannot query {prometheus}: {exc}") from None
+    if len(raw) > MAX_ANSWER_BYTES:
+        raise PrometheusProblem(f"{prometheus} answered more than {MAX_ANSWER_BYTES >> 20} MiB")
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        # The answer is input too: nesting deeper than the decoder can go is a bad answer.
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else exc
+        raise PrometheusProblem(f"cannot read the answer of {prometheus}: {reason}") from None
     if not isinstance(body, dict) or body.get("status") != "success":
         error = body.get("error") if isinstance(body, dict) else None
         said = json.dumps(error if isinstance(error, str) else body)[:300]
