@@ -1269,11 +1269,6 @@ def test_hostile_registry_lock_is_data_or_refused(tmp_path: Path, name: str) -> 
     run_checkers(out)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="registry/mlflow.py takes an answer without a version as version '': resolve "
-    "exits 0 and writes a lock that every other command then refuses (MLC352)",
-)
 def test_resolve_refuses_an_answer_that_is_not_a_model_version(tmp_path: Path) -> None:
     spec = base_spec()
     spec["models"][0]["artifact"] = {"uri": "models:/fraud-detector@champion"}

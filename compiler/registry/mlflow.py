@@ -38,6 +38,9 @@ def _digest(tags: dict[str, str]) -> str | None:
     return None
 
 
+_VERSION = re.compile(r"^[0-9]{1,18}$")  # MLflow numbers model versions 1, 2, 3...
+
+
 def resolve_mlflow(ref: Ref, uri: str, tracking_uri: str) -> ModelEntry:
     """Ask the MLflow registry which version `ref` names and where its files are."""
     from mlflow.exceptions import MlflowException
@@ -49,6 +52,10 @@ def resolve_mlflow(ref: Ref, uri: str, tracking_uri: str) -> ModelEntry:
         else:
             found = client.get_model_version(ref.name, ref.version)
         version = str(found.version)
+        if not _VERSION.match(version):
+            # Not an answer about a model version (a proxy, another service): writing it down
+            # would leave a lock that every other command refuses.
+            raise RegistryDown(_down(tracking_uri, ValueError("no model version in the answer")))
         source = str(found.source or "")
         if not servable(source):
             # MLflow 3 registers a logged model as models:/m-<id>; its files are elsewhere.
