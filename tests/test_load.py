@@ -278,10 +278,10 @@ def _in_repo(tmp_path: Path) -> Path:
 
 def test_include_inside_the_repository_may_climb_to_its_root(tmp_path: Path) -> None:
     spec_dir = _in_repo(tmp_path)
-    write(tmp_path / "repo", {"shared/teams.yaml": TEAM.format("shared")})
-    doc, sink = load_text(spec_dir, "include: [../shared/teams.yaml]\n" + TEAM.format("top"))
+    write(tmp_path / "repo", {"common/teams.yaml": TEAM.format("common")})
+    doc, sink = load_text(spec_dir, "include: [../common/teams.yaml]\n" + TEAM.format("top"))
     assert not sink.items and doc is not None
-    assert [t["name"] for t in doc.data["teams"]] == ["top", "shared"]
+    assert [t["name"] for t in doc.data["teams"]] == ["top", "common"]
 
 
 @pytest.mark.parametrize(
