@@ -122,6 +122,17 @@ def front(spec: str, sink: Sink) -> Any:
     return check_spec(spec, sink)
 
 
+def checked_or_invalid(spec: str) -> Any:
+    """The checked spec, or Invalid (exit 1) after printing why it is not valid (the commands
+    that need a valid spec but print no diagnostics of their own: gate, drift, canary-check)."""
+    sink = Sink()
+    checked = front(spec, sink)
+    if checked is None:
+        emit_diagnostics(sink, "text", notes=False)
+        raise errors.Invalid(f"{spec}: invalid ({summary(sink)})")
+    return checked
+
+
 def emit_diagnostics(sink: Sink, fmt: str, *, notes: bool = True) -> None:
     items = [d for d in sink.sorted() if notes or d.severity is not dx.Severity.NOTE]
     text = _render(items, fmt)
@@ -601,11 +612,7 @@ def canary_check(
     from compiler.canary_check import PrometheusProblem, judged_here, run
     from compiler.plan import build_plan
 
-    sink = Sink()
-    checked = front(spec, sink)
-    if checked is None:
-        emit_diagnostics(sink, "text", notes=False)
-        raise errors.Invalid(f"{spec}: invalid ({summary(sink)})")
+    checked = checked_or_invalid(spec)
     plan = build_plan(checked)
     ep = next((e for e in plan.environments if e.name == environment), None)
     if ep is None:
@@ -663,11 +670,7 @@ def gate(spec: str, model_name: str, metrics_path: str) -> int:
     (evaluation.metrics min/max and the fairness bound). Exit 1 when a gate is missed."""
     from compiler.gate import check_gates, read_metrics
 
-    sink = Sink()
-    checked = front(spec, sink)
-    if checked is None:
-        emit_diagnostics(sink, "text", notes=False)
-        raise errors.Invalid(f"{spec}: invalid ({summary(sink)})")
+    checked = checked_or_invalid(spec)
     model = checked.index.models.get(model_name)
     if model is None:
         hint = dx.suggest(model_name, checked.index.models)
@@ -726,11 +729,7 @@ def drift(
     if spec is not None:
         if not model_name or not (environment or namespace):
             raise errors.UsageProblem("with SPEC, name --model and --environment")
-        sink = Sink()
-        checked = front(spec, sink)
-        if checked is None:
-            emit_diagnostics(sink, "text", notes=False)
-            raise errors.Invalid(f"{spec}: invalid ({summary(sink)})")
+        checked = checked_or_invalid(spec)
         from compiler.plan import build_plan
 
         plan = build_plan(checked)
