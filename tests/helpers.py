@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from compiler.diagnostics import Diagnostic, Sink
 from compiler.load import Document, load_spec
@@ -112,3 +115,23 @@ def only(sink: Sink, code: str) -> Diagnostic:
     found = [d for d in sink.sorted() if d.code == code]
     assert len(found) == 1, [(d.code, d.message) for d in sink.sorted()]
     return found[0]
+
+
+def lines_executed(files: set[str], work: Callable[[], object]) -> int:
+    """How many lines of the given source files `work()` executes (a complexity measure that
+    does not depend on the machine's speed)."""
+    count = 0
+
+    def tracer(frame: Any, event: str, arg: Any) -> Any:
+        nonlocal count
+        if frame.f_code.co_filename in files:
+            count += event == "line"
+            return tracer
+        return None
+
+    sys.settrace(tracer)
+    try:
+        work()
+    finally:
+        sys.settrace(None)
+    return count

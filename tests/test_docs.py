@@ -13,6 +13,7 @@ from markdown_check import assert_inert
 
 from compiler.render.markdown import code
 from compiler.render.markdown import text as md
+from tests.helpers import lines_executed
 
 HOSTILE = {
     "intended_use": "<script>alert(1)</script>",
@@ -222,7 +223,6 @@ def test_build_is_deterministic(tmp_path: Path) -> None:
 def _document_lines(tmp_path: Path, models: int) -> int:
     """Lines of Python the documents' facts and cards execute for a synthetic spec."""
     import importlib.util
-    import sys
 
     from compiler.diagnostics import Sink
     from compiler.pipeline import check_spec
@@ -242,23 +242,13 @@ def _document_lines(tmp_path: Path, models: int) -> int:
         str(ROOT / "compiler" / "targets" / f"{m}.py")
         for m in ("docs", "report", "annex", "lineage")
     }
-    count = 0
 
-    def tracer(frame: Any, event: str, arg: Any) -> Any:
-        nonlocal count
-        if frame.f_code.co_filename in files:
-            count += event == "line"
-            return tracer
-        return None
-
-    sys.settrace(tracer)
-    try:
+    def render() -> None:
         facts = docs.report_facts(plan)
         for m in plan.models:
             docs.model_card(plan, facts, m)
-    finally:
-        sys.settrace(None)
-    return count
+
+    return lines_executed(files, render)
 
 
 def test_documents_scale_linearly(tmp_path: Path) -> None:

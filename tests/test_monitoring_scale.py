@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import importlib.util
-import sys
 from pathlib import Path
-from typing import Any
 
 from tests.conftest import ROOT
+from tests.helpers import lines_executed
 
 
 def _monitoring_lines(tmp_path: Path, models: int, *, only: tuple[str, ...] = ()) -> int:
@@ -37,22 +36,7 @@ def _monitoring_lines(tmp_path: Path, models: int, *, only: tuple[str, ...] = ()
         "targets/monitoring",
     )
     files = {str(ROOT / "compiler" / f"{name}.py") for name in names}
-    count = 0
-
-    def tracer(frame: Any, event: str, arg: Any) -> Any:
-        nonlocal count
-        if frame.f_code.co_filename in files:
-            count += event == "line"
-            return tracer
-        return None
-
-    sys.settrace(tracer)
-    try:
-        plan = build_plan(checked)
-        monitoring.render(plan)
-    finally:
-        sys.settrace(None)
-    return count
+    return lines_executed(files, lambda: monitoring.render(build_plan(checked)))
 
 
 def test_monitoring_scales_linearly(tmp_path: Path) -> None:
