@@ -79,7 +79,9 @@ def spec(models: int) -> str:
             ]
         lines += [
             "    monitoring:",
-            f"      drift: {{features: ['view_{v}:f_{v}_0'], threshold: 0.2}}",
+            f"      drift: {{features: ['view_{v}:f_{v}_0'], threshold: 0.2,",
+            f"        reference: 's3://bench-features/reference/model-{m}/',",
+            f"        current: 's3://bench-features/current/model-{m}/'}}",
         ]
     lines.append("slos:")
     for m in range(models):

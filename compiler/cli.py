@@ -288,6 +288,8 @@ class _Outputs:
     info: Any
     selected: list[str] | None
     sink: Sink
+    checked: Any = None  # the front end's result and diagnostics, reused when a remembered
+    front_items: tuple[Any, ...] = ()  # build turns out stale
 
 
 def _compile(
@@ -299,10 +301,14 @@ def _compile(
     renderer: Callable[[Any, list[str]], list[Any]] | None = None,
     remembered: bool = False,
     echo: bool = True,
+    checked: Any = None,
+    front_items: tuple[Any, ...] = (),
 ) -> _Outputs:
     """Front end, plan and targets; Invalid (exit 1) after printing the diagnostics of an
     invalid spec. With `remembered`, a full build's hashes recorded on this machine for the
-    same inputs stand in for rendering (artifacts None).
+    same inputs stand in for rendering (artifacts None). `checked`: the front end's result of
+    an earlier call on the same spec in this process (not run again) and `front_items` what
+    it said.
 
     Text and github diagnostics (warnings) are printed here; json and sarif are one document,
     which the caller prints once, at the end. `renderer` (plan, target names) -> artifacts
@@ -318,8 +324,9 @@ def _compile(
             raise errors.UsageProblem(
                 f"unknown target {', '.join(unknown)} for --only (known: {known})"
             )
-    sink = Sink()
-    checked = front(spec, sink)
+    sink = Sink(list(front_items))
+    if checked is None:
+        checked = front(spec, sink)
     if checked is None:
         emit_diagnostics(sink, fmt, notes=False)
         raise errors.Invalid(f"{spec}: invalid ({summary(sink)}); nothing written")
@@ -345,7 +352,8 @@ def _compile(
         if echo and fmt in ("text", "github"):
             emit_diagnostics(Sink(sink.items[before:]), fmt, notes=False)
         info = LockInfo(plan.version, plan.spec_path, plan.spec_sha256)
-        return _Outputs(plan, None, record.files, info, selected, sink)
+        front_said = tuple(sink.items[:before])
+        return _Outputs(plan, None, record.files, info, selected, sink, checked, front_said)
     compiled = compile_outputs(checked, sink, only=selected, renderer=renderer, as_of=date)
     if compiled is None:
         # text and github print only what this stage added; json and sarif print everything
@@ -485,7 +493,16 @@ def build(spec: str, out: str, only: str | None, force: bool, fmt: str) -> int:
                 err=True,
             )
             return errors.OK
-        outputs = _compile(spec, out, only, fmt, echo=False)  # warnings were said above
+        # the spec was checked above; warnings were said there
+        outputs = _compile(
+            spec,
+            out,
+            only,
+            fmt,
+            echo=False,
+            checked=outputs.checked,
+            front_items=outputs.front_items,
+        )
     plan, artifacts, info = outputs.plan, outputs.artifacts, outputs.info
     assert artifacts is not None
     selected, sink = outputs.selected, outputs.sink

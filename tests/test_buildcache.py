@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import subprocess
 from pathlib import Path
 
 from compiler import buildcache
@@ -97,6 +98,49 @@ def test_target_warnings_are_said_again_from_the_record(tmp_path: Path) -> None:
     assert "MLC408" in first[1] and "nothing written" in second[1]
     assert [line for line in first[1].splitlines() if "MLC408" in line] == [
         line for line in second[1].splitlines() if "MLC408" in line
+    ]
+
+
+def test_a_stale_record_checks_the_spec_once_and_says_everything_once(tmp_path: Path) -> None:
+    """OUT gone while this machine remembers the render: the build renders again without a
+    second front end, and says the spec's own warnings and the targets' each once."""
+    spec, out, cache = setup(tmp_path)
+    spec.write_text(
+        edit(
+            BASE,
+            (
+                "      resources: {cpu: 500m, memory: 1Gi}\nslos:",
+                "      resources: {cpu: 500m, memory: 1Gi}\n    monitoring:\n      drift: "
+                "{features: ['customer_stats:order_count_30d'], threshold: 0.2}\nslos:",
+            ),
+        )
+    )
+    env = {"MLOPSC_CACHE_DIR": str(cache), "SOURCE_DATE_EPOCH": "1798761600"}
+
+    def codes(done: subprocess.CompletedProcess[str]) -> list[str]:
+        return sorted(d["code"] for d in json.loads(done.stdout))
+
+    first = run_mlopsc("build", str(spec), "-o", str(out), "--format", "json", env=env)
+    assert first.returncode == 0, first.stderr
+    assert codes(first) == ["MLC341", "MLC408"]
+    import shutil
+
+    shutil.rmtree(out)
+    again = run_mlopsc("build", str(spec), "-o", str(out), "--format", "json", env=env)
+    assert again.returncode == 0, again.stderr
+    assert codes(again) == codes(first) and "nothing written" not in again.stderr
+    fresh = run_mlopsc(
+        "build",
+        str(spec),
+        "-o",
+        str(tmp_path / "fresh"),
+        env={**env, "MLOPSC_CACHE_DIR": str(tmp_path / "c2")},
+    )
+    shutil.rmtree(out)
+    text = run_mlopsc("build", str(spec), "-o", str(out), env=env)  # text: the targets' warnings
+    assert text.returncode == 0 and text.stderr.count("MLC408") == 1
+    assert [ln for ln in text.stderr.splitlines() if "warning" in ln] == [
+        ln for ln in fresh.stderr.splitlines() if "warning" in ln
     ]
 
 
