@@ -9,6 +9,11 @@ cache lives outside the repository (`$MLOPSC_CACHE_DIR`, else `$XDG_CACHE_HOME/m
 `~/.cache/mlopsc`), never in OUT: whoever writes a pull request also writes the lock file, so
 the lock cannot be trusted to say what the outputs should be; this machine's own record of a
 render it did can. A cache that cannot be read or written is ignored (the build renders).
+
+A record also keeps, for the output folder last compared with it, each file's status (device,
+inode, size, modification and change times) with its hash, as git's index does, so that a
+file whose status has not changed is not read and hashed again (compiler/emit/fsroot.py,
+StatusMemo, says why that cannot miss an edit).
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import json
 import os
 import re
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from compiler import __version__
@@ -29,14 +34,19 @@ from compiler.diagnostics import Diagnostic, Severity, Span
 KEEP = 32  # entries kept per cache folder, newest first
 _SHA = re.compile(r"^[0-9a-f]{64}$")
 Entries = dict[str, tuple[str, str]]
+Statuses = dict[str, tuple[tuple[int, int, int, int, int], str]]  # path -> (status, sha256)
+FolderId = tuple[str, int, int]  # output folder: resolved path, device, inode
 
 
 @dataclass(frozen=True)
 class Record:
-    """A full render of some inputs: the files it wrote and what the targets warned of."""
+    """A full render of some inputs: the files it wrote and what the targets warned of; with
+    the statuses of those files in the output folder `root` when they were last hashed."""
 
     files: Entries
     warnings: list[Diagnostic]
+    statuses: Statuses = field(default_factory=dict)
+    root: FolderId | None = None
 
 
 @functools.cache
@@ -115,7 +125,37 @@ def load(key: str) -> Record | None:
             )
         except (TypeError, ValueError):
             return None
-    return Record(entries, warnings)
+    return Record(entries, warnings, *_statuses(data))
+
+
+def _int(value: object) -> bool:
+    return type(value) is int and value >= 0
+
+
+def _statuses(data: dict[str, object]) -> tuple[Statuses, FolderId | None]:
+    """The remembered statuses, or none at all when anything about them is malformed."""
+    root, items = data.get("root"), data.get("statuses")
+    if not (
+        isinstance(root, list)
+        and len(root) == 3
+        and isinstance(root[0], str)
+        and _int(root[1])
+        and _int(root[2])
+        and isinstance(items, dict)
+    ):
+        return {}, None
+    statuses: Statuses = {}
+    for rel, value in items.items():
+        if not (
+            isinstance(value, list)
+            and len(value) == 6
+            and all(_int(v) for v in value[:5])
+            and isinstance(value[5], str)
+            and _SHA.match(value[5])
+        ):
+            return {}, None
+        statuses[rel] = ((value[0], value[1], value[2], value[3], value[4]), value[5])
+    return statuses, (root[0], root[1], root[2])
 
 
 def store(key: str, record: Record) -> None:
@@ -131,6 +171,8 @@ def store(key: str, record: Record) -> None:
                     [d.code, d.message, d.span.file, d.span.line, d.span.column, d.hint]
                     for d in record.warnings
                 ],
+                "root": list(record.root) if record.root else None,
+                "statuses": {p: [*st, sha] for p, (st, sha) in sorted(record.statuses.items())},
             },
             separators=(",", ":"),
         )

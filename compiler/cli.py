@@ -290,6 +290,28 @@ class _Outputs:
     sink: Sink
     checked: Any = None  # the front end's result and diagnostics, reused when a remembered
     front_items: tuple[Any, ...] = ()  # build turns out stale
+    key: str = ""  # the inputs' key in this machine's records ("" when not a full build)
+    record: Any = None  # what this machine remembers of them (buildcache.Record)
+
+    def memo(self) -> Any:
+        """Hashes of OUT's files by their status, remembered with the record."""
+        from compiler.emit import StatusMemo
+
+        if self.record is None:
+            return StatusMemo()
+        return StatusMemo(dict(self.record.statuses), root=self.record.root)
+
+    def remember(self, memo: Any) -> None:
+        """OUT matched: keep the statuses of the files hashed, for the next comparison."""
+        from compiler import buildcache
+
+        if self.record is None or (
+            memo.seen == self.record.statuses and memo.root == self.record.root
+        ):
+            return
+        buildcache.store(
+            self.key, dataclasses.replace(self.record, statuses=memo.seen, root=memo.root)
+        )
 
 
 def _compile(
@@ -353,7 +375,9 @@ def _compile(
             emit_diagnostics(Sink(sink.items[before:]), fmt, notes=False)
         info = LockInfo(plan.version, plan.spec_path, plan.spec_sha256)
         front_said = tuple(sink.items[:before])
-        return _Outputs(plan, None, record.files, info, selected, sink, checked, front_said)
+        return _Outputs(
+            plan, None, record.files, info, selected, sink, checked, front_said, key, record
+        )
     compiled = compile_outputs(checked, sink, only=selected, renderer=renderer, as_of=date)
     if compiled is None:
         # text and github print only what this stage added; json and sarif print everything
@@ -363,10 +387,21 @@ def _compile(
     if echo and fmt in ("text", "github"):  # warnings now; json and sarif: one document at the end
         emit_diagnostics(Sink(sink.items[before:]), fmt, notes=False)
     hashes = {a.path: (a.sha256, a.target) for a in compiled.artifacts}
-    if full:
-        warned = [d for d in sink.items[before:] if d.severity is dx.Severity.WARNING]
-        buildcache.store(key, buildcache.Record(hashes, warned))
-    return _Outputs(compiled.plan, compiled.artifacts, hashes, compiled.info, selected, sink)
+    if not full:
+        return _Outputs(compiled.plan, compiled.artifacts, hashes, compiled.info, selected, sink)
+    warned = [d for d in sink.items[before:] if d.severity is dx.Severity.WARNING]
+    record = buildcache.Record(hashes, warned)
+    buildcache.store(key, record)
+    return _Outputs(
+        compiled.plan,
+        compiled.artifacts,
+        hashes,
+        compiled.info,
+        selected,
+        sink,
+        key=key,
+        record=record,
+    )
 
 
 _OUT_HELP = "Output folder (the generated tree; see README for its layout)."
@@ -479,13 +514,19 @@ def build(spec: str, out: str, only: str | None, force: bool, fmt: str) -> int:
 
     outputs = _compile(spec, out, only, fmt, remembered=not force)
     if outputs.artifacts is None:  # the same inputs as a build this machine remembers
+        memo = outputs.memo()
         try:
             in_sync = not check_expected(
-                out, outputs.expected, outputs.info, shared=shared_folders(outputs.plan)
+                out,
+                outputs.expected,
+                outputs.info,
+                shared=shared_folders(outputs.plan),
+                memo=memo,
             )
         except EmitError:
             in_sync = False  # the full build below says what is wrong
         if in_sync:
+            outputs.remember(memo)
             if fmt in ("json", "sarif"):
                 emit_diagnostics(outputs.sink, fmt, notes=False)
             click.echo(
@@ -535,12 +576,15 @@ def check(spec: str, out: str, fmt: str) -> int:
     from compiler.emit import EmitError, check_expected
 
     outputs = _compile(spec, out, None, fmt, remembered=True)
+    memo = outputs.memo()
     try:
         findings = check_expected(
-            out, outputs.expected, outputs.info, shared=shared_folders(outputs.plan)
+            out, outputs.expected, outputs.info, shared=shared_folders(outputs.plan), memo=memo
         )
     except EmitError as exc:
         _emit_failed(out, exc)
+    if not findings:
+        outputs.remember(memo)
     sink = Sink()  # json and sarif: the findings are the document
     rebuild = "run `mlopsc build` to bring it in sync"
     said = {  # kind: (code, words, hint)

@@ -8,6 +8,9 @@ import json
 import os
 import subprocess
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from compiler import buildcache
 from tests.conftest import run_mlopsc
@@ -176,3 +179,80 @@ def test_the_key_covers_every_input() -> None:
         buildcache.inputs_digest("mlops.yaml", "a" * 64, day, ["docs"]),
     }
     assert base not in others and len(others) == 5
+
+
+def test_files_whose_status_is_unchanged_are_not_read_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The third comparison of an unchanged OUT reads no file: the second remembered every
+    file's status (device, inode, size, times) once the files were over a second old."""
+    from compiler.emit import StatusMemo, check_expected, fsroot
+
+    spec, out, cache = setup(tmp_path)
+    assert build(tmp_path, cache, "build", str(spec), "-o", str(out))[0] == 0
+    monkeypatch.setenv("MLOPSC_CACHE_DIR", str(cache))
+    record = buildcache.load(next(cache.glob("*.json")).stem)
+    assert record is not None and record.statuses == {}  # just written: nothing settled yet
+    reads: list[str] = []
+    real_sha = fsroot.Root._sha
+
+    def counting(self: fsroot.Root, parent: int, name: str, rel: str = "") -> str:
+        reads.append(rel)
+        return real_sha(self, parent, name, rel)
+
+    info = _info(out)
+    with monkeypatch.context() as mp:
+        mp.setattr(fsroot.Root, "_sha", counting)
+        mp.setattr(fsroot, "SETTLE_NS", 0)  # the files count as settled at once
+        first = StatusMemo()
+        assert check_expected(str(out), record.files, info, memo=first) == []
+        assert len(reads) == len(record.files) + 1  # every file and the lock
+        reads.clear()
+        second = StatusMemo(dict(first.seen), root=first.root)
+        assert check_expected(str(out), record.files, info, memo=second) == []
+        assert reads == []
+        # another folder with the same files: its statuses are not this folder's
+        import shutil
+
+        shutil.copytree(out, tmp_path / "copy")
+        third = StatusMemo(dict(first.seen), root=first.root)
+        assert check_expected(str(tmp_path / "copy"), record.files, info, memo=third) == []
+        assert len(reads) == len(record.files) + 1
+
+
+def _info(out: Path) -> Any:
+    from compiler.emit import LockInfo
+
+    lock = json.loads((out / "mlopsc.lock.json").read_text())
+    return LockInfo(lock["version"], lock["spec"]["path"], lock["spec"]["sha256"])
+
+
+def test_an_edit_that_keeps_size_and_modification_time_is_still_caught(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Same size, modification time set back, even within a second of the last comparison:
+    the change time moved, so the file is read and the edit reported."""
+    spec, out, cache = setup(tmp_path)
+    assert build(tmp_path, cache, "build", str(spec), "-o", str(out))[0] == 0
+    old = dt.datetime.now().timestamp() - 60
+    for path in out.rglob("*"):  # settled: as if written a minute ago (ctime is not)
+        os.utime(path, (old, old))
+    import time
+
+    time.sleep(1.1)
+    code, err = build(tmp_path, cache, "check", str(spec), "-o", str(out))
+    assert code == 0, err
+    monkeypatch.setenv("MLOPSC_CACHE_DIR", str(cache))
+    (record,) = [buildcache.load(p.stem) for p in cache.glob("*.json")]
+    assert record is not None and len(record.statuses) == len(record.files) + 1
+    target = out / "kubernetes" / "production" / "namespace.yaml"
+    before = target.stat()
+    text = target.read_bytes()
+    target.write_bytes(text.replace(b"name:", b"nome:", 1))
+    os.utime(target, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert target.stat().st_size == before.st_size
+    assert target.stat().st_mtime_ns == before.st_mtime_ns
+    code, err = build(tmp_path, cache, "check", str(spec), "-o", str(out))
+    assert code == 1 and "namespace.yaml was edited by hand" in err
+    code, err = build(tmp_path, cache, "build", str(spec), "-o", str(out))
+    assert code == 1 and "MLC401" in err

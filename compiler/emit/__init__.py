@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from compiler.emit.base import Artifact, EmitError, Finding, Problem, Written
 from compiler.emit.check import check_expected, check_outputs
+from compiler.emit.fsroot import StatusMemo
 from compiler.emit.state import LOCK, LockInfo, lock_content
 from compiler.emit.write import lock_entries, write_outputs
 
@@ -20,6 +21,7 @@ __all__ = [
     "Finding",
     "LockInfo",
     "Problem",
+    "StatusMemo",
     "Written",
     "check_expected",
     "check_outputs",

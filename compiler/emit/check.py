@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 
 from compiler.emit.base import IO_FAILED, Artifact, EmitError, Finding, Problem, io_error
-from compiler.emit.fsroot import Root
+from compiler.emit.fsroot import Root, StatusMemo
 from compiler.emit.state import (
     JOURNAL,
     LOCK,
@@ -40,14 +40,22 @@ def check_expected(
     info: LockInfo,
     *,
     shared: frozenset[str] = frozenset(),
+    memo: StatusMemo | None = None,
 ) -> list[Finding]:
     """`check_outputs` when only the files' hashes are known (path -> (sha256, target)), as a
-    build of the same inputs recorded them (compiler/buildcache.py)."""
+    build of the same inputs recorded them (compiler/buildcache.py). `memo`: hashes of files
+    of this OUT by their status, which need not be read again; it collects what was hashed."""
     try:
         root = Root.open(out_dir, create=False)
     except OSError as exc:
         raise io_error("", "open the output folder", exc) from None
     try:
+        if root is not None and memo is not None:
+            here = root.identity()
+            if memo.root != here:
+                memo.known.clear()
+                memo.root = here
+            root.memo = memo
         return _check(root, expected, info, shared)
     except StateError as exc:
         raise EmitError([Problem(IO_FAILED, exc.path, str(exc))]) from None

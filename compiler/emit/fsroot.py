@@ -13,7 +13,8 @@ import fcntl
 import hashlib
 import os
 import stat
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 # O_NONBLOCK: opening a FIFO that slipped in between lstat and open must not hang.
@@ -59,6 +60,39 @@ def describe(kind: str) -> str:
     }.get(kind, kind)
 
 
+Status = tuple[int, int, int, int, int]  # device, inode, size, mtime ns, ctime ns
+SETTLE_NS = 1_000_000_000
+
+
+def status_of(st: os.stat_result) -> Status:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+@dataclass
+class StatusMemo:
+    """Hashes of files by their status, as git's index keeps them: a file whose device, inode,
+    size, modification and change times are what they were when it was hashed is not read
+    again. Any write to a file sets its change time (ctime) to the kernel's clock, which no
+    call can set back; a file is remembered only once its ctime is over a second old, so that
+    an edit within the same clock tick as the hashing cannot go unseen. `seen`: what this run
+    hashed or found unchanged, to be remembered for the next."""
+
+    known: dict[str, tuple[Status, str]] = field(default_factory=dict)
+    seen: dict[str, tuple[Status, str]] = field(default_factory=dict)
+    root: tuple[str, int, int] | None = None  # the OUT they are of (Root.identity)
+
+    def lookup(self, rel: str, st: os.stat_result) -> str | None:
+        hit = self.known.get(rel)
+        if hit is not None and hit[0] == status_of(st):
+            self.seen[rel] = hit
+            return hit[1]
+        return None
+
+    def hashed(self, rel: str, st: os.stat_result, sha: str) -> None:
+        if time.time_ns() - st.st_ctime_ns > SETTLE_NS:
+            self.seen[rel] = (status_of(st), sha)
+
+
 class Root:
     """An open output folder. Paths are relative, '/'-separated and already validated."""
 
@@ -66,6 +100,7 @@ class Root:
         self.path = path
         self.fd = fd
         self._dirs: dict[str, int] = {"": fd}
+        self.memo: StatusMemo | None = None  # hashes known by file status (check only)
 
     @classmethod
     def open(cls, path: str, *, create: bool) -> Root | None:
@@ -160,19 +195,30 @@ class Root:
         kind = _kind(st.st_mode)
         if kind != "file" or not hash_file:
             return Node(kind)
-        return Node("file", self._sha(parent, name))
+        if self.memo is not None and (sha := self.memo.lookup(rel, st)) is not None:
+            return Node("file", sha)
+        return Node("file", self._sha(parent, name, rel))
 
-    def _sha(self, parent: int, name: str) -> str:
+    def _sha(self, parent: int, name: str, rel: str = "") -> str:
         fd = os.open(name, _READ_FLAGS, dir_fd=parent)
         try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
+            before = os.fstat(fd)
+            if not stat.S_ISREG(before.st_mode):
                 raise OSError(errno.EINVAL, "not a regular file", name)
             digest = hashlib.sha256()
             while chunk := os.read(fd, 1 << 20):
                 digest.update(chunk)
-            return digest.hexdigest()
+            sha = digest.hexdigest()
+            if self.memo is not None and status_of(os.fstat(fd)) == status_of(before):
+                self.memo.hashed(rel, before, sha)  # not changed while it was read
+            return sha
         finally:
             os.close(fd)
+
+    def identity(self) -> tuple[str, int, int]:
+        """OUT as resolved, with its device and inode (remembered statuses are OUT's own)."""
+        st = os.fstat(self.fd)
+        return (os.path.realpath(self.path), st.st_dev, st.st_ino)
 
     def read(self, rel: str, *, limit: int) -> bytes | None:
         """The bytes of regular file rel (None when missing); OSError when it is anything else."""
