@@ -16,7 +16,8 @@ from compiler.emit import LockInfo
 from compiler.load import SourceMap
 from compiler.pipeline import Checked
 from compiler.plan import Plan, build_plan
-from compiler.targets import REGISTRY, load_target, render_all
+from compiler.render_jobs import render_targets
+from compiler.targets import REGISTRY, load_target
 from compiler.targets.base import TargetError
 
 Renderer = Callable[[Plan, list[str]], list[Artifact]]
@@ -65,7 +66,7 @@ def render_plan(
     if sink.has_errors:
         return None
     try:
-        return (renderer or render_all)(plan, names)
+        return (renderer or render_targets)(plan, names)
     except TargetError as exc:
         sink.error(exc.code, str(exc), smap.span(exc.path), hint=exc.hint or None)
         return None
