@@ -47,6 +47,9 @@ class Record:
     warnings: list[Diagnostic]
     statuses: Statuses = field(default_factory=dict)
     root: FolderId | None = None
+    lock_sha256: str = ""  # the lock file these files make
+    info: tuple[str, str, str] | None = None  # the lock's version, spec path, spec sha256
+    shared: tuple[str, ...] = ()  # generated folders that also hold other files
 
 
 @functools.cache
@@ -125,7 +128,23 @@ def load(key: str) -> Record | None:
             )
         except (TypeError, ValueError):
             return None
-    return Record(entries, warnings, *_statuses(data))
+    lock_sha, info, shared = data.get("lock"), data.get("info"), data.get("shared")
+    if not (isinstance(lock_sha, str) and _SHA.match(lock_sha)):
+        lock_sha = ""
+    if not (isinstance(info, list) and len(info) == 3 and all(isinstance(v, str) for v in info)):
+        info = None
+    if not (isinstance(shared, list) and all(isinstance(v, str) for v in shared)):
+        shared, info = [], None  # without its shared folders, the info is not used either
+    statuses, root = _statuses(data)
+    return Record(
+        entries,
+        warnings,
+        statuses,
+        root,
+        lock_sha,
+        (info[0], info[1], info[2]) if info else None,
+        tuple(shared),
+    )
 
 
 def _int(value: object) -> bool:
@@ -171,6 +190,9 @@ def store(key: str, record: Record) -> None:
                     [d.code, d.message, d.span.file, d.span.line, d.span.column, d.hint]
                     for d in record.warnings
                 ],
+                "lock": record.lock_sha256,
+                "info": list(record.info) if record.info else None,
+                "shared": list(record.shared),
                 "root": list(record.root) if record.root else None,
                 "statuses": {p: [*st, sha] for p, (st, sha) in sorted(record.statuses.items())},
             },

@@ -292,6 +292,7 @@ class _Outputs:
     front_items: tuple[Any, ...] = ()  # build turns out stale
     key: str = ""  # the inputs' key in this machine's records ("" when not a full build)
     record: Any = None  # what this machine remembers of them (buildcache.Record)
+    shared: frozenset[str] = frozenset()  # generated folders that also hold other files
 
     def memo(self) -> Any:
         """Hashes of OUT's files by their status, remembered with the record."""
@@ -300,6 +301,10 @@ class _Outputs:
         if self.record is None:
             return StatusMemo()
         return StatusMemo(dict(self.record.statuses), root=self.record.root)
+
+    def lock_sha256(self) -> str:
+        """The hash of the lock file these outputs make, when remembered ("" otherwise)."""
+        return str(self.record.lock_sha256) if self.record is not None else ""
 
     def remember(self, memo: Any) -> None:
         """OUT matched: keep the statuses of the files hashed, for the next comparison."""
@@ -367,16 +372,30 @@ def _compile(
     key = buildcache.inputs_digest(spec, inputs, date, selected)
     record = buildcache.load(key) if full and remembered else None
     if record is not None:
-        from compiler.plan import build_plan
-
-        plan = build_plan(checked, as_of=date)
         sink.items.extend(record.warnings)  # what the targets said when they rendered
         if echo and fmt in ("text", "github"):
             emit_diagnostics(Sink(sink.items[before:]), fmt, notes=False)
-        info = LockInfo(plan.version, plan.spec_path, plan.spec_sha256)
-        front_said = tuple(sink.items[:before])
+        plan = None
+        if record.info is not None:  # what the plan would say, remembered with the files
+            info, shared = LockInfo(*record.info), frozenset(record.shared)
+        else:
+            from compiler.plan import build_plan
+
+            plan = build_plan(checked, as_of=date)
+            info = LockInfo(plan.version, plan.spec_path, plan.spec_sha256)
+            shared = shared_folders(plan)
         return _Outputs(
-            plan, None, record.files, info, selected, sink, checked, front_said, key, record
+            plan,
+            None,
+            record.files,
+            info,
+            selected,
+            sink,
+            checked,
+            tuple(sink.items[:before]),
+            key,
+            record,
+            shared,
         )
     compiled = compile_outputs(checked, sink, only=selected, renderer=renderer, as_of=date)
     if compiled is None:
@@ -387,10 +406,22 @@ def _compile(
     if echo and fmt in ("text", "github"):  # warnings now; json and sarif: one document at the end
         emit_diagnostics(Sink(sink.items[before:]), fmt, notes=False)
     hashes = {a.path: (a.sha256, a.target) for a in compiled.artifacts}
+    shared = shared_folders(compiled.plan)
     if not full:
-        return _Outputs(compiled.plan, compiled.artifacts, hashes, compiled.info, selected, sink)
+        return _Outputs(
+            compiled.plan, compiled.artifacts, hashes, compiled.info, selected, sink, shared=shared
+        )
+    from compiler.emit import expected_lock_sha256
+
     warned = [d for d in sink.items[before:] if d.severity is dx.Severity.WARNING]
-    record = buildcache.Record(hashes, warned)
+    i = compiled.info
+    record = buildcache.Record(
+        hashes,
+        warned,
+        lock_sha256=expected_lock_sha256(hashes, i),
+        info=(i.version, i.spec_path, i.spec_sha256),
+        shared=tuple(sorted(shared)),
+    )
     buildcache.store(key, record)
     return _Outputs(
         compiled.plan,
@@ -401,6 +432,7 @@ def _compile(
         sink,
         key=key,
         record=record,
+        shared=shared,
     )
 
 
@@ -520,8 +552,9 @@ def build(spec: str, out: str, only: str | None, force: bool, fmt: str) -> int:
                 out,
                 outputs.expected,
                 outputs.info,
-                shared=shared_folders(outputs.plan),
+                shared=outputs.shared,
                 memo=memo,
+                lock_sha256=outputs.lock_sha256(),
             )
         except EmitError:
             in_sync = False  # the full build below says what is wrong
@@ -579,7 +612,12 @@ def check(spec: str, out: str, fmt: str) -> int:
     memo = outputs.memo()
     try:
         findings = check_expected(
-            out, outputs.expected, outputs.info, shared=shared_folders(outputs.plan), memo=memo
+            out,
+            outputs.expected,
+            outputs.info,
+            shared=outputs.shared,
+            memo=memo,
+            lock_sha256=outputs.lock_sha256(),
         )
     except EmitError as exc:
         _emit_failed(out, exc)
@@ -907,9 +945,7 @@ def report(spec: str, out: str, history_depth: int, fmt: str) -> int:
     outputs = _compile(spec, out, "docs", fmt, renderer=with_history)
     artifacts, info, sink = outputs.artifacts, outputs.info, outputs.sink
     assert artifacts is not None
-    changed, _removed = write_or_raise(
-        out, artifacts, info, {"docs"}, shared=shared_folders(outputs.plan)
-    )
+    changed, _removed = write_or_raise(out, artifacts, info, {"docs"}, shared=outputs.shared)
     if fmt in ("json", "sarif"):
         emit_diagnostics(sink, fmt, notes=False)
     click.echo(

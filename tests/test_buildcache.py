@@ -256,3 +256,21 @@ def test_an_edit_that_keeps_size_and_modification_time_is_still_caught(
     assert code == 1 and "namespace.yaml was edited by hand" in err
     code, err = build(tmp_path, cache, "build", str(spec), "-o", str(out))
     assert code == 1 and "MLC401" in err
+
+
+def test_a_record_with_a_wrong_lock_hash_or_folders_changes_no_verdict(tmp_path: Path) -> None:
+    """What the record says besides the files' hashes only saves work: a wrong value there
+    makes check do the work, never report a difference that is not there (or miss one)."""
+    spec, out, cache = setup(tmp_path)
+    assert build(tmp_path, cache, "build", str(spec), "-o", str(out))[0] == 0
+    (path,) = cache.glob("*.json")
+    data = json.loads(path.read_text())
+    assert len(data["lock"]) == 64 and data["info"][2] and isinstance(data["shared"], list)
+    for field, value in (("lock", "0" * 64), ("lock", 7), ("info", ["x"]), ("shared", {})):
+        path.write_text(json.dumps({**data, field: value}))
+        code, err = build(tmp_path, cache, "check", str(spec), "-o", str(out))
+        assert code == 0, (field, err)
+    path.write_text(json.dumps({**data, "lock": "0" * 64}))
+    (out / "kubernetes" / "production" / "extra.yaml").write_text("kind: Secret\n")
+    code, err = build(tmp_path, cache, "check", str(spec), "-o", str(out))
+    assert code == 1 and "extra.yaml was not written by mlopsc" in err

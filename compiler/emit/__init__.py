@@ -9,7 +9,7 @@ below OUT without following links; state.py reads and writes the lock and the jo
 from __future__ import annotations
 
 from compiler.emit.base import Artifact, EmitError, Finding, Problem, Written
-from compiler.emit.check import check_expected, check_outputs
+from compiler.emit.check import check_expected, check_outputs, expected_lock_sha256
 from compiler.emit.fsroot import StatusMemo
 from compiler.emit.state import LOCK, LockInfo, lock_content
 from compiler.emit.write import lock_entries, write_outputs
@@ -25,6 +25,7 @@ __all__ = [
     "Written",
     "check_expected",
     "check_outputs",
+    "expected_lock_sha256",
     "lock_content",
     "lock_entries",
     "write_outputs",

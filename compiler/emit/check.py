@@ -41,10 +41,12 @@ def check_expected(
     *,
     shared: frozenset[str] = frozenset(),
     memo: StatusMemo | None = None,
+    lock_sha256: str = "",
 ) -> list[Finding]:
     """`check_outputs` when only the files' hashes are known (path -> (sha256, target)), as a
     build of the same inputs recorded them (compiler/buildcache.py). `memo`: hashes of files
-    of this OUT by their status, which need not be read again; it collects what was hashed."""
+    of this OUT by their status, which need not be read again; it collects what was hashed.
+    `lock_sha256`: the hash of the lock file these entries make, when already known."""
     try:
         root = Root.open(out_dir, create=False)
     except OSError as exc:
@@ -56,7 +58,7 @@ def check_expected(
                 memo.known.clear()
                 memo.root = here
             root.memo = memo
-        return _check(root, expected, info, shared)
+        return _check(root, expected, info, shared, lock_sha256)
     except StateError as exc:
         raise EmitError([Problem(IO_FAILED, exc.path, str(exc))]) from None
     except OSError as exc:
@@ -66,21 +68,29 @@ def check_expected(
             root.close()
 
 
+def expected_lock_sha256(entries: Entries, info: LockInfo) -> str:
+    """The hash of the lock file a build of these entries writes."""
+    return hashlib.sha256(lock_content(entries, info)).hexdigest()
+
+
 def _check(
-    root: Root | None, wanted: Entries, info: LockInfo, shared: frozenset[str]
+    root: Root | None, wanted: Entries, info: LockInfo, shared: frozenset[str], lock_sha: str
 ) -> list[Finding]:
     if root is None:
         return [Finding("missing", p) for p in sorted([LOCK, *wanted])]
     findings: list[Finding] = []
-    previous = _read_lock(root)
     entries = dict(wanted)
+    lock = root.node(LOCK)
+    same = lock.kind == "file" and lock.sha256 == (lock_sha or expected_lock_sha256(entries, info))
+    if not same and lock_sha:  # the hash handed in may be wrong: never trust it to differ
+        same = lock.kind == "file" and lock.sha256 == expected_lock_sha256(entries, info)
+    # The lock is exactly what these entries make: it lists them, no need to parse it.
+    previous = entries if same else _read_lock(root)
     if previous is None:
         findings.append(Finding("missing", LOCK))
         previous = {}
-    else:
-        expected = hashlib.sha256(lock_content(entries, info)).hexdigest()
-        if root.node(LOCK).sha256 != expected:
-            findings.append(Finding("stale", LOCK))
+    elif previous is not entries:
+        findings.append(Finding("stale", LOCK))
     for rel, (sha, _) in sorted(wanted.items()):
         node = root.node(rel)
         if node.kind == "missing":
