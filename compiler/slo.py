@@ -74,10 +74,10 @@ def format_duration(seconds: int) -> str:
     return "".join(parts)
 
 
+@functools.lru_cache(maxsize=4096)
 def format_number(value: float | Fraction | Decimal) -> str:
     """A short, exact-looking decimal for PromQL and annotations (14.4, 0.001, 1e-05)."""
-    text = f"{float(value):.10g}"
-    return text
+    return f"{float(value):.10g}"
 
 
 def _round_minute(seconds: Fraction, minimum: int) -> int:
@@ -114,7 +114,17 @@ def rule_windows(sp: SloPlan) -> tuple[int, ...]:
 
 def error_budget(sp: SloPlan) -> Decimal:
     """The allowed error ratio: 1 - objective/100, exact in decimal (99.9 → 0.001)."""
-    return Decimal(1) - Decimal(str(sp.slo.objective)) / Decimal(100)
+    return _budget(sp.slo.objective)
+
+
+def budget_of(objective: float) -> Decimal:
+    """The error budget of an objective in percent (99.9 → 0.001)."""
+    return _budget(objective)
+
+
+@functools.lru_cache(maxsize=1024)
+def _budget(objective: float) -> Decimal:
+    return Decimal(1) - Decimal(str(objective)) / Decimal(100)
 
 
 def objective_ratio(sp: SloPlan) -> Decimal:
@@ -125,10 +135,15 @@ def alert_threshold(sp: SloPlan, bw: BurnWindow) -> tuple[str, str]:
     """(operator, PromQL threshold) on the error ratio: factor x budget as an exact decimal,
     inclusive so that a burn of exactly the factor fires; capped at 1 when an objective is
     too low for the factor (under ~93% for 14.4x)."""
-    value = min(Decimal(1), Decimal(str(bw.factor)) * error_budget(sp))
+    return ">=", _threshold(bw.factor, sp.slo.objective)
+
+
+@functools.lru_cache(maxsize=1024)
+def _threshold(factor: float, objective: float) -> str:
+    value = min(Decimal(1), Decimal(str(factor)) * _budget(objective))
     # A ratio computed from counters carries float noise: a burn of exactly the factor
     # (e.g. 0.864/60 = 0.0144) must not miss by one ulp, hence the 1e-6 relative slack.
-    return ">=", f"({format_number(value)} * {FLOAT_SLACK})"
+    return f"({format_number(value)} * {FLOAT_SLACK})"
 
 
 def threshold_value(sp: SloPlan, bw: BurnWindow) -> float:

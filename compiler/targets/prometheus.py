@@ -11,6 +11,7 @@ each rule file's header).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -196,24 +197,53 @@ def alert_annotations(plan: Plan, sp: SloPlan, bw: s.BurnWindow) -> dict[str, st
     """Static text, so that promtool tests can state it exactly; spec text is escaped (Go
     templates run nothing from the spec)."""
     slo = sp.slo
+    return dict(
+        _alert_annotations(
+            slo.name,
+            sp.model.name,
+            bw,
+            slo.window,
+            slo.description or "",
+            slo.objective,
+            sp.slo.sli.kind,
+            sp.dashboard_uid,
+            str(slo.runbook_url) if slo.runbook_url else "",
+        )
+    )
+
+
+# The text depends on these values only; every scope's rules and the promtool tests of an
+# SLO ask for the same text, so it is made once.
+@functools.lru_cache(maxsize=8192)
+def _alert_annotations(
+    slo: str,
+    model: str,
+    bw: s.BurnWindow,
+    window: str,
+    description: str,
+    objective: float,
+    kind: str,
+    dashboard_uid: str,
+    runbook_url: str,
+) -> tuple[tuple[str, str], ...]:
     short, long = s.format_duration(bw.short), s.format_duration(bw.long)
     share = s.format_number(bw.share * 100)
     notes = {
         "summary": (
-            f"SLO {slo.name} of model {sp.model.name} is burning its error budget "
+            f"SLO {slo} of model {model} is burning its error budget "
             f"{s.format_number(bw.factor)}x too fast ({short} and {long} windows)"
         ),
         "description": (
-            f"At this rate {share}% of the {slo.window} error budget is spent within {long}. "
-            + (slo.description or "")
+            f"At this rate {share}% of the {window} error budget is spent within {long}. "
+            + description
         ).strip(),
-        "objective": f"{s.format_number(slo.objective)}% over {slo.window}",
-        "budget": f"{s.format_number(s.error_budget(sp) * 100)}% of {sp.slo.sli.kind} events",
-        "dashboard": f"/d/{sp.dashboard_uid}",
+        "objective": f"{s.format_number(objective)}% over {window}",
+        "budget": f"{s.format_number(s.budget_of(objective) * 100)}% of {kind} events",
+        "dashboard": f"/d/{dashboard_uid}",
     }
-    if slo.runbook_url:
-        notes["runbook_url"] = str(slo.runbook_url)
-    return {key: literal(value) for key, value in notes.items()}
+    if runbook_url:
+        notes["runbook_url"] = runbook_url
+    return tuple((key, literal(value)) for key, value in notes.items())
 
 
 def no_data_annotations(sp: SloPlan) -> dict[str, str]:
