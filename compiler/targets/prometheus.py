@@ -12,7 +12,7 @@ each rule file's header).
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,38 +91,60 @@ def _le(seconds: float) -> m.Matcher:
     return m.Matcher("le", s.format_number(seconds))
 
 
+_WINDOW = "\x00window\x00"  # stands for the window in a query shape (no selector holds NUL)
+
+
 def ratio_queries(plan: Plan, sp: SloPlan, scope: Scope, window: int) -> tuple[str, str]:
     """(error ratio, request rate) PromQL of a ratio SLI over `window`. The ratio reads the
     request rate this group records just before it (same evaluation), so that each rule
     states the raw selectors once."""
-    w = s.format_duration(window)
+    return ratio_shape(plan, sp, scope)(window)
+
+
+def ratio_shape(plan: Plan, sp: SloPlan, scope: Scope) -> Callable[[int], tuple[str, str]]:
+    """ratio_queries of one SLO and scope as a function of the window: the selectors are
+    built once, each window only fills in its duration."""
     sli = sp.slo.sli
     if sli.events is not None:
-        errors = sli.events.error_query.replace("{{window}}", w).replace("{{ window }}", w)
-        total = sli.events.total_query.replace("{{window}}", w).replace("{{ window }}", w)
-        # Your queries' labels are unknown here: match them as they come.
-        return f"(({errors}) or (0 * ({total}))) / (({total}) > 0)", total
-    recorded = f"{s.requests_record(window)}{own_selector(plan, sp, scope)}"
+        events = sli.events
+
+        def user_queries(window: int) -> tuple[str, str]:
+            w = s.format_duration(window)
+            errors = events.error_query.replace("{{window}}", w).replace("{{ window }}", w)
+            total = events.total_query.replace("{{window}}", w).replace("{{ window }}", w)
+            # Your queries' labels are unknown here: match them as they come.
+            return f"(({errors}) or (0 * ({total}))) / (({total}) > 0)", total
+
+        return user_queries
+    own = own_selector(plan, sp, scope)
     error_parts, total_parts = [], []
     for runtime, ns in _by_runtime(scope):
         if sli.availability is not None:
             req = m.requests(runtime, sp.object_name)
-            total_parts.append(_rate(req.metric, (*req.matchers, ns), w))
-            error_parts.append(_rate(req.metric, (*req.errors(), ns), w))
+            total_parts.append(_rate(req.metric, (*req.matchers, ns), _WINDOW))
+            error_parts.append(_rate(req.metric, (*req.errors(), ns), _WINDOW))
         else:
             assert sp.latency_threshold is not None
             hist = m.histogram(runtime, sp.object_name)
-            total_parts.append(_rate(hist.count, (*hist.matchers, ns), w))
-            good = _rate(hist.bucket, (*hist.matchers, ns, _le(sp.latency_threshold)), w)
+            total_parts.append(_rate(hist.count, (*hist.matchers, ns), _WINDOW))
+            good = _rate(hist.bucket, (*hist.matchers, ns, _le(sp.latency_threshold)), _WINDOW)
             error_parts.append(f"{total_parts[-1]} - {good}")
-    # `or 0 * total` keeps a 0 ratio (not a gap) while no request failed; `total > 0` records
-    # nothing for an idle window, whose 0/0 would make every average over it NaN. Both sides
-    # are summed by namespace: match on it (the recorded rate carries the rule labels too).
-    ratio = (
-        f"(({_either(error_parts)}) or on (namespace) (0 * {recorded}))"
-        f" / on (namespace) ({recorded} > 0)"
-    )
-    return ratio, _either(total_parts)
+    errors, total = _either(error_parts), _either(total_parts)
+
+    def queries(window: int) -> tuple[str, str]:
+        w = s.format_duration(window)
+        recorded = f"{s.requests_record(window)}{own}"
+        # `or 0 * total` keeps a 0 ratio (not a gap) while no request failed; `total > 0`
+        # records nothing for an idle window, whose 0/0 would make every average over it NaN.
+        # Both sides are summed by namespace: match on it (the recorded rate carries the rule
+        # labels too).
+        ratio = (
+            f"(({errors.replace(_WINDOW, w)}) or on (namespace) (0 * {recorded}))"
+            f" / on (namespace) ({recorded} > 0)"
+        )
+        return ratio, total.replace(_WINDOW, w)
+
+    return queries
 
 
 def bad_query(sp: SloPlan, scope: Scope) -> str:
@@ -167,8 +189,9 @@ def recording_rules(plan: Plan, sp: SloPlan, scope: Scope) -> list[dict[str, Any
     windows = s.rule_windows(sp)
     rules: list[dict[str, Any]] = []
     if s.uses_requests(sp):
+        shape = ratio_shape(plan, sp, scope)
         for window in windows:
-            ratio, total = ratio_queries(plan, sp, scope, window)
+            ratio, total = shape(window)
             rules.append(_record(s.requests_record(window), total, labels))
             rules.append(_record(s.error_ratio_record(window), ratio, labels))
     else:
