@@ -122,9 +122,7 @@ def checks(plan: Plan, mp: ModelPlan) -> tuple[CanaryCheck, ...]:
             HASH_SERIES_LABEL: HASH_REF,
         }
     found: list[CanaryCheck] = []
-    for sp in plan.slos:
-        if sp.model.name != mp.name:
-            continue
+    for sp in plan.slos_by_model.get(mp.name, ()):
         sli = sp.slo.sli
         if sli.availability is not None:
             req = m.requests(mp.serving.runtime, mp.object_name)
