@@ -120,12 +120,22 @@ def only(sink: Sink, code: str) -> Diagnostic:
 def lines_executed(files: set[str], work: Callable[[], object]) -> int:
     """How many lines of the given source files `work()` executes (a complexity measure that
     does not depend on the machine's speed)."""
-    count = 0
+    return sum(lines_by_file(lambda name: name in files, work).values())
+
+
+def lines_by_file(traced: Callable[[str], bool], work: Callable[[], object]) -> dict[str, int]:
+    """Lines `work()` executes in each source file that `traced(file name)` accepts."""
+    counts: dict[str, int] = {}
+    seen: dict[str, bool] = {}
 
     def tracer(frame: Any, event: str, arg: Any) -> Any:
-        nonlocal count
-        if frame.f_code.co_filename in files:
-            count += event == "line"
+        name = frame.f_code.co_filename
+        wanted = seen.get(name)
+        if wanted is None:
+            wanted = seen[name] = traced(name)
+        if wanted:
+            if event == "line":
+                counts[name] = counts.get(name, 0) + 1
             return tracer
         return None
 
@@ -134,4 +144,4 @@ def lines_executed(files: set[str], work: Callable[[], object]) -> int:
         work()
     finally:
         sys.settrace(None)
-    return count
+    return counts
