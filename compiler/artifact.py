@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ class Artifact:
         if not parts or any(not _SAFE_PART.match(p) or p in (".", "..") for p in parts):
             raise ValueError(f"unsafe output path {self.path!r}")
 
-    @property
+    @functools.cached_property
     def sha256(self) -> str:
+        """The content's sha256, computed once (a build asks for it several times)."""
         return hashlib.sha256(self.content).hexdigest()

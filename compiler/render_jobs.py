@@ -86,7 +86,11 @@ def _fork(plan: Plan, names: list[str]) -> tuple[int, int]:
         code = 1
         try:
             os.close(read)
-            payload = pickle.dumps(_render_bucket(plan, names), pickle.HIGHEST_PROTOCOL)
+            outcomes = _render_bucket(plan, names)
+            for _, files in outcomes:  # hashed here, on this core (the hash travels along)
+                for artifact in files if isinstance(files, list) else ():
+                    _ = artifact.sha256
+            payload = pickle.dumps(outcomes, pickle.HIGHEST_PROTOCOL)
             with os.fdopen(write, "wb") as pipe:
                 pipe.write(payload)
             code = 0

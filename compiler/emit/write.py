@@ -65,6 +65,7 @@ class _Op:
     old: Node
     content: bytes | None = None  # None: remove
     target: str = ""
+    sha: str = ""  # of content, when known
     staged: str = ""
     backup: str = ""
     placed: bool = False
@@ -219,7 +220,7 @@ class _Build:
             node = self.node(rel)
             if node.kind == "file" and node.sha256 == art.sha256:
                 continue
-            op = _Op(rel, node, art.content, art.target)
+            op = _Op(rel, node, art.content, art.target, art.sha256)
             if node.kind == "blocked":
                 if not self._take_blocker(node, ops, known):
                     continue
@@ -343,7 +344,10 @@ class _Build:
                 *journal,
                 *(
                     Step(
-                        op.path, op.old.sha256, _sha(op.content) if op.content else None, op.target
+                        op.path,
+                        op.old.sha256,
+                        (op.sha or _sha(op.content)) if op.content is not None else None,
+                        op.target,
                     )
                     for op in ops
                 ),
