@@ -27,9 +27,10 @@ from compiler.targets import load_target
 from compiler.targets.base import TargetError
 
 PARALLEL_FROM = 50  # models
-# Relative render cost of the targets that grow with the models (measured at 1,000 models:
-# monitoring about 2.3 s, kubernetes 1.2 s, docs 0.8 s, every other target under 0.1 s).
-COST = {"monitoring": 23, "kubernetes": 12, "docs": 8}
+# Relative render cost of the targets that grow with the models (CPU seconds at 1,000 models
+# of bench/gen_spec.py: monitoring 1.3, docs 0.6, kubernetes 0.55, every other target under
+# 0.04), in hundredths of a second.
+COST = {"monitoring": 130, "docs": 60, "kubernetes": 55}
 
 Outcome = tuple[str, list[Artifact] | tuple[str, str, tuple[str | int, ...], str]]
 
@@ -56,9 +57,9 @@ def buckets(names: list[str], jobs: int) -> list[list[str]]:
     count = max(1, min(jobs, len(names)))
     loads = [0] * count
     split: list[list[str]] = [[] for _ in range(count)]
-    for name in sorted(names, key=lambda n: -COST.get(n, 1)):
+    for name in sorted(names, key=lambda n: -COST.get(n, 2)):
         i = loads.index(min(loads))
-        loads[i] += COST.get(name, 1)
+        loads[i] += COST.get(name, 2)
         split[i].append(name)
     order = {name: i for i, name in enumerate(names)}
     return [sorted(b, key=order.__getitem__) for b in split if b]
