@@ -299,29 +299,28 @@ class _Outputs:
     record: Any = None  # what this machine remembers of them (buildcache.Record)
     shared: frozenset[str] = frozenset()  # generated folders that also hold other files
 
-    def memo(self) -> Any:
-        """Hashes of OUT's files by their status, remembered with the record."""
-        from compiler.emit import StatusMemo
-
-        if self.record is None:
-            return StatusMemo()
-        return StatusMemo(dict(self.record.statuses), root=self.record.root)
-
-    def lock_sha256(self) -> str:
-        """The hash of the lock file these outputs make, when remembered ("" otherwise)."""
-        return str(self.record.lock_sha256) if self.record is not None else ""
-
-    def remember(self, memo: Any) -> None:
-        """OUT matched: keep the statuses of the files hashed, for the next comparison."""
+    def compare(self, out: str) -> list[Any]:
+        """Every difference between OUT and these outputs (EmitError when OUT cannot be
+        read). Files whose status this machine remembers are not read again; when OUT
+        matches, the statuses of the files read are remembered for the next comparison."""
         from compiler import buildcache
+        from compiler.emit import StatusMemo, check_expected
 
-        if self.record is None or (
-            memo.seen == self.record.statuses and memo.root == self.record.root
-        ):
-            return
-        buildcache.store(
-            self.key, dataclasses.replace(self.record, statuses=memo.seen, root=memo.root)
+        record = self.record
+        memo = StatusMemo(dict(record.statuses), root=record.root) if record else StatusMemo()
+        findings = check_expected(
+            out,
+            self.expected,
+            self.info,
+            shared=self.shared,
+            memo=memo,
+            lock_sha256=record.lock_sha256 if record else "",
         )
+        learned = record is not None and (memo.seen, memo.root) != (record.statuses, record.root)
+        if record is not None and learned and not findings:
+            changed = dataclasses.replace(record, statuses=memo.seen, root=memo.root)
+            buildcache.store(self.key, changed)
+        return findings
 
 
 def _compile(
@@ -547,24 +546,15 @@ def build(spec: str, out: str, only: str | None, force: bool, fmt: str) -> int:
     --force. Nothing outside OUT is changed; links below OUT are never followed. An I/O error
     exits 2 with OUT as it was; a killed build is finished by the next one."""
 
-    from compiler.emit import EmitError, check_expected
+    from compiler.emit import EmitError
 
     outputs = _compile(spec, out, only, fmt, remembered=not force)
     if outputs.artifacts is None:  # the same inputs as a build this machine remembers
-        memo = outputs.memo()
         try:
-            in_sync = not check_expected(
-                out,
-                outputs.expected,
-                outputs.info,
-                shared=outputs.shared,
-                memo=memo,
-                lock_sha256=outputs.lock_sha256(),
-            )
+            in_sync = not outputs.compare(out)
         except EmitError:
             in_sync = False  # the full build below says what is wrong
         if in_sync:
-            outputs.remember(memo)
             if fmt in ("json", "sarif"):
                 emit_diagnostics(outputs.sink, fmt, notes=False)
             click.echo(
@@ -611,23 +601,13 @@ def check(spec: str, out: str, fmt: str) -> int:
     """Exit 0 when OUT holds exactly what `build` would write now; else list each stale,
     missing, hand-edited or extra generated file, any file mlopsc did not write in a folder it
     generates, and what an interrupted build left, and exit 1. Reads only."""
-    from compiler.emit import EmitError, check_expected
+    from compiler.emit import EmitError
 
     outputs = _compile(spec, out, None, fmt, remembered=True)
-    memo = outputs.memo()
     try:
-        findings = check_expected(
-            out,
-            outputs.expected,
-            outputs.info,
-            shared=outputs.shared,
-            memo=memo,
-            lock_sha256=outputs.lock_sha256(),
-        )
+        findings = outputs.compare(out)
     except EmitError as exc:
         _emit_failed(out, exc)
-    if not findings:
-        outputs.remember(memo)
     sink = Sink()  # json and sarif: the findings are the document
     rebuild = "run `mlopsc build` to bring it in sync"
     said = {  # kind: (code, words, hint)
