@@ -334,12 +334,14 @@ def _compile(
     echo: bool = True,
     checked: Any = None,
     front_items: tuple[Any, ...] = (),
+    store: bool = True,
 ) -> _Outputs:
     """Front end, plan and targets; Invalid (exit 1) after printing the diagnostics of an
     invalid spec. With `remembered`, a full build's hashes recorded on this machine for the
     same inputs stand in for rendering (artifacts None). `checked`: the front end's result of
     an earlier call on the same spec in this process (not run again) and `front_items` what
-    it said.
+    it said. `store`: remember a full render now (build remembers it after writing, with the
+    files' statuses).
 
     Text and github diagnostics (warnings) are printed here; json and sarif are one document,
     which the caller prints once, at the end. `renderer` (plan, target names) -> artifacts
@@ -426,7 +428,8 @@ def _compile(
         info=(i.version, i.spec_path, i.spec_sha256),
         shared=tuple(sorted(shared)),
     )
-    buildcache.store(key, record)
+    if store:
+        buildcache.store(key, record)
     return _Outputs(
         compiled.plan,
         compiled.artifacts,
@@ -494,13 +497,17 @@ def write_or_raise(
     *,
     force: bool = False,
     shared: frozenset[str] = frozenset(),
+    memo: Any = None,
 ) -> tuple[int, list[str]]:
     """Write the outputs, or leave OUT as it was and raise (see _emit_failed). Paths taken
-    over with --force and files mlopsc did not write in its folders are said."""
+    over with --force and files mlopsc did not write in its folders are said. `memo`
+    (emit.StatusMemo) collects the status of every file as written."""
     from compiler.emit import EmitError, write_outputs
 
     try:
-        written = write_outputs(out, artifacts, info, only=only, force=force, shared=shared)
+        written = write_outputs(
+            out, artifacts, info, only=only, force=force, shared=shared, memo=memo
+        )
     except EmitError as exc:
         _emit_failed(out, exc)
     if written.recovered:
@@ -546,9 +553,10 @@ def build(spec: str, out: str, only: str | None, force: bool, fmt: str) -> int:
     --force. Nothing outside OUT is changed; links below OUT are never followed. An I/O error
     exits 2 with OUT as it was; a killed build is finished by the next one."""
 
-    from compiler.emit import EmitError
+    from compiler import buildcache
+    from compiler.emit import EmitError, StatusMemo
 
-    outputs = _compile(spec, out, only, fmt, remembered=not force)
+    outputs = _compile(spec, out, only, fmt, remembered=not force, store=False)
     if outputs.artifacts is None:  # the same inputs as a build this machine remembers
         try:
             in_sync = not outputs.compare(out)
@@ -571,10 +579,12 @@ def build(spec: str, out: str, only: str | None, force: bool, fmt: str) -> int:
             echo=False,
             checked=outputs.checked,
             front_items=outputs.front_items,
+            store=False,
         )
     plan, artifacts, info = outputs.plan, outputs.artifacts, outputs.info
     assert artifacts is not None
     selected, sink = outputs.selected, outputs.sink
+    memo = StatusMemo()
     changed, removed = write_or_raise(
         out,
         artifacts,
@@ -582,7 +592,11 @@ def build(spec: str, out: str, only: str | None, force: bool, fmt: str) -> int:
         set(selected) if selected else None,
         force=force,
         shared=shared_folders(plan),
+        memo=memo,
     )
+    if outputs.record is not None:  # a full build: remembered with its files' statuses
+        record = dataclasses.replace(outputs.record, statuses=memo.seen, root=memo.root)
+        buildcache.store(outputs.key, record)
     if fmt in ("json", "sarif"):
         emit_diagnostics(sink, fmt, notes=False)
     click.echo(

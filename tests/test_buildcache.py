@@ -192,7 +192,7 @@ def test_files_whose_status_is_unchanged_are_not_read_again(
     assert build(tmp_path, cache, "build", str(spec), "-o", str(out))[0] == 0
     monkeypatch.setenv("MLOPSC_CACHE_DIR", str(cache))
     record = buildcache.load(next(cache.glob("*.json")).stem)
-    assert record is not None and record.statuses == {}  # just written: nothing settled yet
+    assert record is not None and set(record.statuses) <= {*record.files, "mlopsc.lock.json"}
     reads: list[str] = []
     real_sha = fsroot.Root._sha
 
@@ -274,3 +274,78 @@ def test_a_record_with_a_wrong_lock_hash_or_folders_changes_no_verdict(tmp_path:
     (out / "kubernetes" / "production" / "extra.yaml").write_text("kind: Secret\n")
     code, err = build(tmp_path, cache, "check", str(spec), "-o", str(out))
     assert code == 1 and "extra.yaml was not written by mlopsc" in err
+
+
+def test_a_build_remembers_what_it_wrote_and_nothing_it_did_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The statuses a build leaves are those of the files as written, with their hashes; a
+    file changed afterwards no longer matches its status."""
+    from compiler.emit import StatusMemo, check_expected, fsroot, write_outputs
+
+    spec, out, cache = setup(tmp_path)
+    assert build(tmp_path, cache, "build", str(spec), "-o", str(out))[0] == 0
+    (extra := out / "docs" / "notes.txt").write_text("mine\n")
+    monkeypatch.setenv("MLOPSC_CACHE_DIR", str(cache))
+    record = buildcache.load(next(cache.glob("*.json")).stem)
+    assert record is not None
+    info = _info(out)
+    # the same files again, one of them changed: a build rewrites it
+    target = "kubernetes/production/namespace.yaml"
+    (out / target).write_text((out / target).read_text() + "# old\n")
+    lock = json.loads((out / "mlopsc.lock.json").read_text())
+    import hashlib
+
+    lock["files"][target]["sha256"] = hashlib.sha256((out / target).read_bytes()).hexdigest()
+    (out / "mlopsc.lock.json").write_text(json.dumps(lock, indent=2) + "\n")
+    from compiler.artifact import Artifact
+
+    artifacts = []
+    for rel, (sha, name) in record.files.items():
+        content = (out / rel).read_bytes() if rel != target else b""
+        if rel == target:
+            content = (out / rel).read_bytes().replace(b"# old\n", b"")
+        artifacts.append(Artifact(rel, content, name))
+        assert rel == target or Artifact(rel, content).sha256 == sha
+    monkeypatch.setattr(fsroot, "SETTLE_NS", -(10**12))  # settled at once, whatever the clock
+    memo = StatusMemo()
+    written = write_outputs(str(out), artifacts, info, memo=memo)
+    assert written.changed == 1
+    assert set(memo.seen) == {*record.files, "mlopsc.lock.json"}
+    for rel, (status, sha) in memo.seen.items():
+        assert status == fsroot.status_of(os.stat(out / rel))
+        assert sha == hashlib.sha256((out / rel).read_bytes()).hexdigest()
+    assert "docs/notes.txt" not in memo.seen and extra.exists()
+    extra.unlink()
+    # trusted next time; an append after the build is seen all the same
+    again = StatusMemo(dict(memo.seen), root=memo.root)
+    assert check_expected(str(out), record.files, info, memo=again) == []
+    with open(out / target, "a") as handle:
+        handle.write("# appended\n")
+    findings = check_expected(
+        str(out), record.files, info, memo=StatusMemo(dict(memo.seen), root=memo.root)
+    )
+    assert [(f.kind, f.path) for f in findings] == [("edited", target)]
+
+
+def test_a_status_younger_than_the_clock_tick_is_not_remembered() -> None:
+    import time
+    import types
+
+    from compiler.emit import StatusMemo, fsroot
+
+    now = time.time_ns()
+
+    def stat(ctime_ns: int) -> object:
+        return types.SimpleNamespace(
+            st_dev=1, st_ino=2, st_size=3, st_mtime_ns=ctime_ns, st_ctime_ns=ctime_ns
+        )
+
+    memo = StatusMemo()
+    memo.hashed("fresh", stat(now), "a" * 64)  # type: ignore[arg-type]
+    memo.hashed("old", stat(now - 10 * fsroot.SETTLE_NS + 1), "b" * 64)  # type: ignore[arg-type]
+    # whole seconds only (a coarse file system): needs the longer wait
+    second = (now // 1_000_000_000 - 1) * 1_000_000_000
+    memo.hashed("coarse", stat(second), "c" * 64)  # type: ignore[arg-type]
+    memo.hashed("coarse-old", stat(second - 2 * fsroot.COARSE_SETTLE_NS), "d" * 64)  # type: ignore[arg-type]
+    assert sorted(memo.seen) == ["coarse-old", "old"]

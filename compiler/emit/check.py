@@ -53,10 +53,7 @@ def check_expected(
         raise io_error("", "open the output folder", exc) from None
     try:
         if root is not None and memo is not None:
-            here = root.identity()
-            if memo.root != here:
-                memo.known.clear()
-                memo.root = here
+            memo.adopt(root.identity())
             root.memo = memo
         return _check(root, expected, info, shared, lock_sha256)
     except StateError as exc:

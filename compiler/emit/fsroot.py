@@ -61,7 +61,11 @@ def describe(kind: str) -> str:
 
 
 Status = tuple[int, int, int, int, int]  # device, inode, size, mtime ns, ctime ns
-SETTLE_NS = 1_000_000_000
+# How old a file's change time must be before its status is trusted: longer than the clock tick
+# file times are taken from (1 to 10 ms on Linux), and whole seconds on file systems that keep
+# whole seconds only (a change time with no fraction of a second).
+SETTLE_NS = 20_000_000
+COARSE_SETTLE_NS = 2_000_000_000
 
 
 def status_of(st: os.stat_result) -> Status:
@@ -71,11 +75,12 @@ def status_of(st: os.stat_result) -> Status:
 @dataclass
 class StatusMemo:
     """Hashes of files by their status, as git's index keeps them: a file whose device, inode,
-    size, modification and change times are what they were when it was hashed is not read
-    again. Any write to a file sets its change time (ctime) to the kernel's clock, which no
-    call can set back; a file is remembered only once its ctime is over a second old, so that
-    an edit within the same clock tick as the hashing cannot go unseen. `seen`: what this run
-    hashed or found unchanged, to be remembered for the next."""
+    size, modification and change times are what they were when it was hashed (or written) is
+    not read again. Any write to a file sets its change time (ctime) to the kernel's clock,
+    which no call can set back; a file is remembered only once its ctime is older than the
+    clock's tick (SETTLE_NS, or COARSE_SETTLE_NS where file times have whole seconds only), so
+    that an edit within the same tick as the hashing cannot go unseen. `seen`: what this run
+    hashed, wrote or found unchanged, to be remembered for the next."""
 
     known: dict[str, tuple[Status, str]] = field(default_factory=dict)
     seen: dict[str, tuple[Status, str]] = field(default_factory=dict)
@@ -89,8 +94,18 @@ class StatusMemo:
         return None
 
     def hashed(self, rel: str, st: os.stat_result, sha: str) -> None:
-        if time.time_ns() - st.st_ctime_ns > SETTLE_NS:
+        """rel, with this status, holds content with this hash (remembered once settled)."""
+        self.seen.pop(rel, None)
+        coarse = st.st_ctime_ns % 1_000_000_000 == 0
+        if time.time_ns() - st.st_ctime_ns > (COARSE_SETTLE_NS if coarse else SETTLE_NS):
             self.seen[rel] = (status_of(st), sha)
+
+    def adopt(self, root: tuple[str, int, int]) -> None:
+        """Use for the output folder `root`: what was known of another folder is dropped."""
+        if self.root != root:
+            self.known.clear()
+            self.seen.clear()
+            self.root = root
 
 
 class Root:

@@ -19,6 +19,7 @@ import hashlib
 import os
 import secrets
 import shutil
+import stat
 from dataclasses import dataclass
 
 from compiler.emit.base import (
@@ -30,7 +31,7 @@ from compiler.emit.base import (
     Written,
     io_error,
 )
-from compiler.emit.fsroot import Blocked, Node, Root, describe, write_new
+from compiler.emit.fsroot import Blocked, Node, Root, StatusMemo, describe, write_new
 from compiler.emit.state import (
     JOURNAL,
     LOCK,
@@ -90,9 +91,12 @@ def write_outputs(
     only: set[str] | None = None,
     force: bool = False,
     shared: frozenset[str] = frozenset(),
+    memo: StatusMemo | None = None,
 ) -> Written:
     """Replace the generated files under out_dir; EmitError leaves out_dir as it was.
-    `shared`: generated folders that legitimately hold other files too (not reported)."""
+    `shared`: generated folders that legitimately hold other files too (not reported).
+    `memo`: hashes of OUT's files by status (not read again); on success it holds the status
+    and hash of every generated file and the lock, as they now are (see StatusMemo)."""
     existed = os.path.lexists(out_dir)
     try:
         root = Root.open(out_dir, create=True)
@@ -102,6 +106,9 @@ def write_outputs(
     try:
         if not root.lock():
             raise EmitError([Problem(IO_FAILED, "", "another mlopsc build is writing this folder")])
+        if memo is not None:
+            memo.adopt(root.identity())
+            root.memo = memo
         return _Build(root, artifacts, info, only=only, force=force, shared=shared).run()
     except OSError as exc:  # looking, before anything changed
         failure = io_error(_relative(root, exc.filename), "read", exc)
@@ -185,6 +192,7 @@ class _Build:
             unknown = unknown_files(self.root, entries, self.shared)
         except OSError:  # committed; check names them
             unknown = []
+        self._remember(ops, lock, entries)
         return Written(
             changed=sum(op.content is not None for op in ops),
             removed=removed,
@@ -192,6 +200,27 @@ class _Build:
             unknown=unknown,
             recovered=bool(leftovers),
         )
+
+    def _remember(self, ops: list[_Op], lock: bytes, entries: Entries) -> None:
+        """The status and hash of each file this build wrote (and of the new lock), for the
+        next comparison; what it removed or did not keep is forgotten."""
+        memo = self.root.memo
+        if memo is None:
+            return
+        written = [(op.path, op.sha or _sha(op.content)) for op in ops if op.content is not None]
+        for rel, sha in [*written, (LOCK, _sha(lock))]:
+            memo.seen.pop(rel, None)
+            try:
+                parent, name = self.root.parent(rel)
+                st = None
+                if parent is not None:
+                    st = os.stat(name, dir_fd=parent, follow_symlinks=False)
+            except (OSError, Blocked):
+                continue  # committed; the next comparison reads it
+            if st is not None and stat.S_ISREG(st.st_mode):
+                memo.hashed(rel, st, sha)
+        for rel in [r for r in memo.seen if r not in entries and r != LOCK]:
+            del memo.seen[rel]
 
     def _adjust_kept(
         self,
