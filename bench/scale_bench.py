@@ -8,8 +8,8 @@ Each command runs as a fresh process; times are medians over --runs, as wall sec
 CPU seconds (user + system of the process and of the processes it forked, from wait4), which
 stay meaningful on a loaded machine; Python's bytecode cache is on and warm. Every size gets its own empty build cache
 (MLOPSC_CACHE_DIR), so that the full build is a cold one, as on a fresh CI runner. The
-no-change build runs twice: the first after the full build reads and hashes every file (and
-remembers their status), the second finds their status unchanged. A benchmark, not a test:
+no-change build runs twice: the first right after the full build, then again (files written
+in the full build's last 20 ms are read by the first; see compiler/emit/fsroot.py). A benchmark, not a test:
 it prints figures and fails nobody's CI.
 """
 
@@ -115,7 +115,6 @@ def main() -> None:
             SYS[f"full-{size}"] = SYS["median"]
             out = Path(tmp) / f"out-{size}-{args.runs - 1}"
             build_cmd = [*py, "build", str(path), "-o", str(out)]
-            time.sleep(1.1)  # the files settle (compiler/emit/fsroot.py, StatusMemo)
             first = median_of(1, build_cmd)
             again = median_of(args.runs, build_cmd)
             check = median_of(args.runs, [*py, "check", str(path), "-o", str(out)])
