@@ -25,6 +25,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -64,17 +65,22 @@ def run(cmd: list[str], *, ok: tuple[int, ...] = (0,)) -> tuple[float, float, fl
     return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
-def median_of(runs: int, cmd: list[str] | Callable[[int], list[str]]) -> tuple[float, float, float]:
-    """Medians of `runs` runs (cmd: a command, or the command of run i)."""
-    walls, cpus, peaks, system = [], [], [], []
+def median_of(runs: int, cmd: list[str] | Callable[[int], list[str]], groups: int = 1) -> Any:
+    """Medians of `runs` runs (cmd: a command, or the command of run i). With `groups`, run
+    i belongs to group i % groups and a tuple of each group's medians is returned."""
+    found: list[tuple[list[float], list[float], list[float], list[float]]] = [
+        ([], [], [], []) for _ in range(groups)
+    ]
     for i in range(runs):
         wall, cpu, peak = run(cmd(i) if callable(cmd) else cmd)
+        walls, cpus, peaks, system = found[i % groups]
         walls.append(wall)
         cpus.append(cpu)
         peaks.append(peak)
         system.append(SYS["last"])
-    SYS["median"] = statistics.median(system)
-    return statistics.median(walls), statistics.median(cpus), max(peaks)
+    SYS["median"] = statistics.median(found[0][3])
+    medians = [(statistics.median(w), statistics.median(c), max(p)) for w, c, p, _ in found]
+    return medians[0] if groups == 1 else tuple(medians)
 
 
 def largest_object(out: Path) -> tuple[int, str]:
@@ -102,7 +108,6 @@ def main() -> None:
             path = Path(tmp) / f"spec-{size}.yaml"
             path.write_text(spec(size))
             run([*py, "validate", str(path)])  # warm: bytecode cache, page cache
-            validate = median_of(args.runs, [*py, "validate", str(path)])
 
             def cold(i: int, size: int = size, path: Path = path) -> list[str]:
                 """A full build into a new folder with an empty cache, as on a fresh CI
@@ -116,8 +121,16 @@ def main() -> None:
             out = Path(tmp) / f"out-{size}-{args.runs - 1}"
             build_cmd = [*py, "build", str(path), "-o", str(out)]
             first = median_of(1, build_cmd)
-            again = median_of(args.runs, build_cmd)
-            check = median_of(args.runs, [*py, "check", str(path), "-o", str(out)])
+            # validate, no-change build and check one after the other, `runs` times: the
+            # machine's speed drifts, their ratios are taken from neighbouring runs
+            trio = [
+                [*py, "validate", str(path)],
+                build_cmd,
+                [*py, "check", str(path), "-o", str(out)],
+            ]
+            validate, again, check = median_of(
+                args.runs * 3, lambda i, trio=trio: trio[i % 3], groups=3
+            )
             files = [p for p in out.rglob("*") if p.is_file()]
             total = sum(p.stat().st_size for p in files)
             biggest, name = largest_object(out)
