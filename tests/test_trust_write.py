@@ -525,3 +525,45 @@ def test_a_spec_pointing_workflows_into_a_staging_name_is_refused(tmp_path: Path
     result = run_mlopsc("build", str(spec), "-o", str(tmp_path / "out"))
     assert result.returncode in (1, 2) and "Traceback" not in result.stderr
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+# --- folders created for OUT are removed again when the build cannot go on ------------------
+
+
+def test_a_name_the_os_refuses_leaves_no_created_parent(tmp_path: Path) -> None:
+    """`-o new/deeper/<name too long>`: exit 2, and neither `new` nor `deeper` stays behind."""
+    before = snapshot(tmp_path)
+    out = tmp_path / "new" / "deeper" / ("x" * 300)
+    with pytest.raises(EmitError) as caught:
+        write_outputs(str(out), V1, INFO)
+    assert caught.value.io and "too long" in str(caught.value.problems[0].message).lower()
+    assert snapshot(tmp_path) == before
+    spec = tmp_path / "mlops.yaml"
+    spec.write_text((ROOT / "examples" / "payments-ml" / "mlops.yaml").read_text())
+    before = snapshot(tmp_path)
+    done = run_mlopsc("build", str(spec), "-o", str(out))
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert snapshot(tmp_path) == before
+
+
+def test_a_build_refused_in_a_new_nested_out_leaves_no_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """OUT and the parents created for it go again when the write fails (no space here)."""
+    before = snapshot(tmp_path)
+    real_write = os.write
+
+    def full(fd: int, data: Any) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "write", full)
+    with pytest.raises(EmitError):
+        write_outputs(str(tmp_path / "a" / "b" / "out"), V1, INFO)
+    monkeypatch.setattr(os, "write", real_write)
+    assert snapshot(tmp_path) == before
+    (tmp_path / "a").mkdir()  # an existing parent stays, created ones go
+    with monkeypatch.context() as mp:
+        mp.setattr(os, "write", full)
+        with pytest.raises(EmitError):
+            write_outputs(str(tmp_path / "a" / "b" / "out"), V1, INFO)
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["a"]

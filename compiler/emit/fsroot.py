@@ -108,28 +108,61 @@ class StatusMemo:
             self.root = root
 
 
+def make_folders(real: str) -> list[str]:
+    """Create folder `real` and its missing parents; the ones created, outermost first. On
+    failure nothing stays created and the OSError is raised."""
+    missing: list[str] = []
+    here = real
+    while not os.path.lexists(here):
+        missing.append(here)
+        parent = os.path.dirname(here)
+        if parent == here:
+            break
+        here = parent
+    made: list[str] = []
+    try:
+        for folder in reversed(missing):
+            os.mkdir(folder)
+            made.append(folder)
+    except OSError:
+        remove_folders(made)
+        raise
+    return made
+
+
+def remove_folders(made: list[str]) -> None:
+    """Remove the folders make_folders created, innermost first, where they are still empty."""
+    for folder in reversed(made):
+        try:
+            os.rmdir(folder)
+        except OSError:
+            return
+
+
 class Root:
     """An open output folder. Paths are relative, '/'-separated and already validated."""
 
-    def __init__(self, path: str, fd: int) -> None:
+    def __init__(self, path: str, fd: int, made: list[str] | None = None) -> None:
         self.path = path
         self.fd = fd
         self._dirs: dict[str, int] = {"": fd}
         self.memo: StatusMemo | None = None  # hashes known by file status (check only)
+        self.made = made or []  # folders Root.open created for OUT, outermost first
 
     @classmethod
     def open(cls, path: str, *, create: bool) -> Root | None:
-        """Open OUT (None when it does not exist and create is False)."""
+        """Open OUT (None when it does not exist and create is False). Folders created for it
+        are removed again when it cannot be created after all (a name too long, no space)."""
         real = os.path.realpath(path)
-        if create:
-            os.makedirs(real, exist_ok=True)
+        made = make_folders(real) if create else []
         try:
             fd = os.open(real, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        except FileNotFoundError:
+        except OSError:
+            remove_folders(made)
             if create:
                 raise
             return None
-        return cls(path, fd)
+        return cls(path, fd, made)
 
     def close(self) -> None:
         for fd in self._dirs.values():

@@ -31,7 +31,15 @@ from compiler.emit.base import (
     Written,
     io_error,
 )
-from compiler.emit.fsroot import Blocked, Node, Root, StatusMemo, describe, write_new
+from compiler.emit.fsroot import (
+    Blocked,
+    Node,
+    Root,
+    StatusMemo,
+    describe,
+    remove_folders,
+    write_new,
+)
 from compiler.emit.state import (
     JOURNAL,
     LOCK,
@@ -113,13 +121,11 @@ def write_outputs(
     except OSError as exc:  # looking, before anything changed
         failure = io_error(_relative(root, exc.filename), "read", exc)
         if not existed:
-            with contextlib.suppress(OSError):
-                os.rmdir(os.path.realpath(out_dir))
+            remove_folders(root.made)
         raise failure from None
     except EmitError:
         if not existed:
-            with contextlib.suppress(OSError):
-                os.rmdir(os.path.realpath(out_dir))
+            remove_folders(root.made)
         raise
     finally:
         root.close()
