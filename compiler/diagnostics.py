@@ -211,7 +211,8 @@ SLI_MISFIT = _code(
     "MLC309",
     "SLI does not fit its model",
     "availability and latency need a realtime model; drift needs a feature the model uses; "
-    "freshness needs a training schedule.",
+    "freshness needs a training schedule, run on Kubernetes (a CronJob whose last success "
+    "kube-state-metrics reports; `training.runs_on: ci` runs none).",
 )
 REPLICAS = _code(
     "MLC310", "min_replicas above max_replicas", "Autoscaling needs min_replicas <= max_replicas."

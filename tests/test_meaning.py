@@ -131,6 +131,21 @@ def test_freshness_needs_a_schedule(tmp_path: Path) -> None:
     assert (d.span.line, d.span.column) == (48, 18)
 
 
+def test_freshness_of_a_model_trained_in_ci_is_refused(tmp_path: Path) -> None:
+    """The SLI reads the training CronJob's last success; CI training runs no CronJob, so the
+    SLO would only ever see no data."""
+    freshness = ("      availability: {}", "      freshness: {max_age: 2d}")
+    text = edit(
+        BASE, ("      data: [orders]\n", "      data: [orders]\n      runs_on: ci\n"), freshness
+    )
+    _, sink = check_text(tmp_path, text)
+    d = only(sink, dx.SLI_MISFIT)
+    assert "trains in CI" in d.message and d.hint and "runs_on: kubernetes" in d.hint
+    assert (d.span.line, d.span.column) == (50, 18)
+    checked, sink = check_text(tmp_path, edit(BASE, freshness))
+    assert checked is not None, sink.items  # trained on Kubernetes: fine
+
+
 def test_drift_sli_on_a_feature_the_model_does_not_use(tmp_path: Path) -> None:
     text = edit(
         BASE,

@@ -443,6 +443,17 @@ class _Checker(RuntimeChecks):
                     f"a freshness SLI needs a training schedule; model '{model.name}' has none",
                     kpath,
                 )
+            elif kind == "freshness" and model.training and model.training.runs_on == "ci":
+                # The SLI reads the training CronJob's last success (kube-state-metrics): a
+                # model trained in CI has no CronJob, so the SLO would never see data.
+                self.err(
+                    dx.SLI_MISFIT,
+                    f"a freshness SLI reads the training CronJob's last success, and model "
+                    f"'{model.name}' trains in CI (training.runs_on: ci), which runs no CronJob",
+                    kpath,
+                    "train on Kubernetes (training.runs_on: kubernetes), or watch the CI "
+                    "training with an events SLI",
+                )
             if kind == "events" and slo.sli.events is not None:
                 for key in ("error_query", "total_query"):
                     problem = promql_problem(getattr(slo.sli.events, key))
