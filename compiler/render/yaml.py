@@ -123,22 +123,11 @@ def _member(head: str, item: Any, indent: int, out: list[str]) -> None:
 
 def _mapping(value: dict[Any, Any], indent: int, out: list[str], lead: str) -> None:
     """Append a non-empty mapping at `indent`; its first line starts with `lead` (the
-    indentation, or the indentation and `- ` of the sequence item it is). Strings and nested
-    dicts, most of what mlopsc writes, are handled here without a call per member."""
+    indentation, or the indentation and `- ` of the sequence item it is)."""
     pad = " " * indent
-    text = scalar_str
-    append = out.append
     for key, item in value.items():
-        head = f"{lead}{text(key if type(key) is str else str(key))}:"
+        _member(f"{lead}{scalar_str(key if type(key) is str else str(key))}:", item, indent, out)
         lead = pad
-        kind = type(item)
-        if kind is str and "\n" not in item:
-            append(f"{head} {text(item)}")
-        elif kind is dict and item:
-            append(head)
-            _mapping(item, indent + 2, out, pad + "  ")
-        else:
-            _member(head, item, indent, out)
 
 
 def _sequence(value: list[Any], indent: int, out: list[str]) -> None:
