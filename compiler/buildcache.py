@@ -45,11 +45,11 @@ class Record:
 
     files: Entries
     warnings: list[Diagnostic]
+    lock_sha256: str  # the lock file these files make
+    info: tuple[str, str, str]  # the lock's version, spec path, spec sha256
+    shared: tuple[str, ...]  # generated folders that also hold other files
     statuses: Statuses = field(default_factory=dict)
     root: FolderId | None = None
-    lock_sha256: str = ""  # the lock file these files make
-    info: tuple[str, str, str] | None = None  # the lock's version, spec path, spec sha256
-    shared: tuple[str, ...] = ()  # generated folders that also hold other files
 
 
 @functools.cache
@@ -129,21 +129,21 @@ def load(key: str) -> Record | None:
         except (TypeError, ValueError):
             return None
     lock_sha, info, shared = data.get("lock"), data.get("info"), data.get("shared")
-    if not (isinstance(lock_sha, str) and _SHA.match(lock_sha)):
-        lock_sha = ""
-    if not (isinstance(info, list) and len(info) == 3 and all(isinstance(v, str) for v in info)):
-        info = None
-    if not (isinstance(shared, list) and all(isinstance(v, str) for v in shared)):
-        shared, info = [], None  # without its shared folders, the info is not used either
-    statuses, root = _statuses(data)
+    remembered = _statuses(data)
+    if not (
+        isinstance(lock_sha, str)
+        and _SHA.match(lock_sha)
+        and isinstance(info, list)
+        and len(info) == 3
+        and all(isinstance(v, str) for v in info)
+        and isinstance(shared, list)
+        and all(isinstance(v, str) for v in shared)
+        and remembered is not None
+    ):
+        return None
+    statuses, root = remembered
     return Record(
-        entries,
-        warnings,
-        statuses,
-        root,
-        lock_sha,
-        (info[0], info[1], info[2]) if info else None,
-        tuple(shared),
+        entries, warnings, lock_sha, (info[0], info[1], info[2]), tuple(shared), statuses, root
     )
 
 
@@ -151,9 +151,11 @@ def _int(value: object) -> bool:
     return type(value) is int and value >= 0
 
 
-def _statuses(data: dict[str, object]) -> tuple[Statuses, FolderId | None]:
-    """The remembered statuses, or none at all when anything about them is malformed."""
+def _statuses(data: dict[str, object]) -> tuple[Statuses, FolderId | None] | None:
+    """The remembered statuses and the folder they are of; None when malformed."""
     root, items = data.get("root"), data.get("statuses")
+    if root is None and items == {}:
+        return {}, None
     if not (
         isinstance(root, list)
         and len(root) == 3
@@ -162,7 +164,7 @@ def _statuses(data: dict[str, object]) -> tuple[Statuses, FolderId | None]:
         and _int(root[2])
         and isinstance(items, dict)
     ):
-        return {}, None
+        return None
     statuses: Statuses = {}
     for rel, value in items.items():
         if not (
@@ -172,7 +174,7 @@ def _statuses(data: dict[str, object]) -> tuple[Statuses, FolderId | None]:
             and isinstance(value[5], str)
             and _SHA.match(value[5])
         ):
-            return {}, None
+            return None
         statuses[rel] = ((value[0], value[1], value[2], value[3], value[4]), value[5])
     return statuses, (root[0], root[1], root[2])
 
@@ -191,7 +193,7 @@ def store(key: str, record: Record) -> None:
                     for d in record.warnings
                 ],
                 "lock": record.lock_sha256,
-                "info": list(record.info) if record.info else None,
+                "info": list(record.info),
                 "shared": list(record.shared),
                 "root": list(record.root) if record.root else None,
                 "statuses": {p: [*st, sha] for p, (st, sha) in sorted(record.statuses.items())},

@@ -317,7 +317,7 @@ class _Outputs:
             lock_sha256=record.lock_sha256 if record else "",
         )
         learned = record is not None and (memo.seen, memo.root) != (record.statuses, record.root)
-        if record is not None and learned and not findings:
+        if learned and not findings:
             changed = dataclasses.replace(record, statuses=memo.seen, root=memo.root)
             buildcache.store(self.key, changed)
         return findings
@@ -381,27 +381,19 @@ def _compile(
         sink.items.extend(record.warnings)  # what the targets said when they rendered
         if echo and fmt in ("text", "github"):
             emit_diagnostics(Sink(sink.items[before:]), fmt, notes=False)
-        plan = None
-        if record.info is not None:  # what the plan would say, remembered with the files
-            info, shared = LockInfo(*record.info), frozenset(record.shared)
-        else:
-            from compiler.plan import build_plan
-
-            plan = build_plan(checked, as_of=date)
-            info = LockInfo(plan.version, plan.spec_path, plan.spec_sha256)
-            shared = shared_folders(plan)
+        # no plan: what build and check need of it was remembered with the files
         return _Outputs(
-            plan,
+            None,
             None,
             record.files,
-            info,
+            LockInfo(*record.info),
             selected,
             sink,
             checked,
             tuple(sink.items[:before]),
             key,
             record,
-            shared,
+            frozenset(record.shared),
         )
     compiled = compile_outputs(checked, sink, only=selected, renderer=renderer, as_of=date)
     if compiled is None:
@@ -581,7 +573,7 @@ def build(spec: str, out: str, only: str | None, force: bool, fmt: str) -> int:
             front_items=outputs.front_items,
             store=False,
         )
-    plan, artifacts, info = outputs.plan, outputs.artifacts, outputs.info
+    artifacts, info = outputs.artifacts, outputs.info
     assert artifacts is not None
     selected, sink = outputs.selected, outputs.sink
     memo = StatusMemo()
@@ -591,7 +583,7 @@ def build(spec: str, out: str, only: str | None, force: bool, fmt: str) -> int:
         info,
         set(selected) if selected else None,
         force=force,
-        shared=shared_folders(plan),
+        shared=outputs.shared,
         memo=memo,
     )
     if outputs.record is not None:  # a full build: remembered with its files' statuses

@@ -117,7 +117,7 @@ def _collect(pid: int, read: int) -> list[Outcome] | None:
 
 
 def render_targets(plan: Plan, names: list[str], *, jobs: int | None = None) -> list[Artifact]:
-    """Artifacts of the named targets, sorted by path (as compiler.targets.render_all)."""
+    """Artifacts of the named targets, sorted by path; a path written twice is a bug."""
     count = jobs if jobs is not None else jobs_for(plan)
     split = buckets(names, count) if count > 1 and sys.platform.startswith("linux") else [names]
     children = [_fork(plan, bucket) for bucket in split[1:]]

@@ -14,7 +14,7 @@ from compiler.build import select_targets
 from compiler.diagnostics import Sink
 from compiler.pipeline import check_spec
 from compiler.plan import Plan, build_plan
-from compiler.targets import REGISTRY, load_target, render_all
+from compiler.targets import REGISTRY, load_target
 from compiler.targets.base import TargetError
 from tests.conftest import EXAMPLES, example_ids, run_mlopsc
 
@@ -97,7 +97,7 @@ def test_a_child_that_fails_otherwise_has_its_bucket_rendered_again(
 ) -> None:
     """A crash of a forked process (here: only in the child) costs time, not the build."""
     plan, names = _plan(tmp_path)
-    serial = render_all(plan, names)
+    serial = render_jobs.render_targets(plan, names, jobs=1)
     parent = os.getpid()
     target = load_target("kubernetes")
     real = target.render

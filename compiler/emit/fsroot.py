@@ -146,7 +146,7 @@ class Root:
         self.path = path
         self.fd = fd
         self._dirs: dict[str, int] = {"": fd}
-        self.memo: StatusMemo | None = None  # hashes known by file status (check only)
+        self.memo: StatusMemo | None = None  # hashes known by file status, and learned
         self.made = made or []  # folders Root.open created for OUT, outermost first
 
     @classmethod

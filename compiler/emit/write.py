@@ -105,7 +105,6 @@ def write_outputs(
     `shared`: generated folders that legitimately hold other files too (not reported).
     `memo`: hashes of OUT's files by status (not read again); on success it holds the status
     and hash of every generated file and the lock, as they now are (see StatusMemo)."""
-    existed = os.path.lexists(out_dir)
     try:
         root = Root.open(out_dir, create=True)
     except OSError as exc:
@@ -120,12 +119,10 @@ def write_outputs(
         return _Build(root, artifacts, info, only=only, force=force, shared=shared).run()
     except OSError as exc:  # looking, before anything changed
         failure = io_error(_relative(root, exc.filename), "read", exc)
-        if not existed:
-            remove_folders(root.made)
+        remove_folders(root.made)  # a new OUT and the parents created for it
         raise failure from None
     except EmitError:
-        if not existed:
-            remove_folders(root.made)
+        remove_folders(root.made)
         raise
     finally:
         root.close()

@@ -7,10 +7,8 @@ rest. Adding a target: one module, one line below.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 
-from compiler.artifact import Artifact
 from compiler.plan import EnvPlan, Plan
 from compiler.targets.base import Target
 
@@ -109,14 +107,3 @@ def contributed_env_files(plan: Plan, ep: EnvPlan) -> list[str]:
     return sorted(
         f for name in ENV_FOLDER_CONTRIBUTORS for f in load_target(name).env_files(plan, ep)
     )
-
-
-def render_all(plan: Plan, names: list[str]) -> list[Artifact]:
-    """Artifacts of the named targets, sorted by path; a path written twice is a bug."""
-    artifacts: dict[str, Artifact] = {}
-    for name in names:
-        for artifact in load_target(name).render(plan):
-            if artifact.path in artifacts:
-                raise RuntimeError(f"two targets write {artifact.path}")
-            artifacts[artifact.path] = dataclasses.replace(artifact, target=name)
-    return [artifacts[p] for p in sorted(artifacts)]
