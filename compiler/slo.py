@@ -114,16 +114,12 @@ def rule_windows(sp: SloPlan) -> tuple[int, ...]:
 
 def error_budget(sp: SloPlan) -> Decimal:
     """The allowed error ratio: 1 - objective/100, exact in decimal (99.9 → 0.001)."""
-    return _budget(sp.slo.objective)
-
-
-def budget_of(objective: float) -> Decimal:
-    """The error budget of an objective in percent (99.9 → 0.001)."""
-    return _budget(objective)
+    return budget_of(sp.slo.objective)
 
 
 @functools.lru_cache(maxsize=1024)
-def _budget(objective: float) -> Decimal:
+def budget_of(objective: float) -> Decimal:
+    """The error budget of an objective in percent (99.9 → 0.001)."""
     return Decimal(1) - Decimal(str(objective)) / Decimal(100)
 
 
@@ -140,7 +136,7 @@ def alert_threshold(sp: SloPlan, bw: BurnWindow) -> tuple[str, str]:
 
 @functools.lru_cache(maxsize=1024)
 def _threshold(factor: float, objective: float) -> str:
-    value = min(Decimal(1), Decimal(str(factor)) * _budget(objective))
+    value = min(Decimal(1), Decimal(str(factor)) * budget_of(objective))
     # A ratio computed from counters carries float noise: a burn of exactly the factor
     # (e.g. 0.864/60 = 0.0144) must not miss by one ulp, hence the 1e-6 relative slack.
     return f"({format_number(value)} * {FLOAT_SLACK})"

@@ -94,16 +94,10 @@ def _le(seconds: float) -> m.Matcher:
 _WINDOW = "\x00window\x00"  # stands for the window in a query shape (no selector holds NUL)
 
 
-def ratio_queries(plan: Plan, sp: SloPlan, scope: Scope, window: int) -> tuple[str, str]:
-    """(error ratio, request rate) PromQL of a ratio SLI over `window`. The ratio reads the
-    request rate this group records just before it (same evaluation), so that each rule
-    states the raw selectors once."""
-    return ratio_shape(plan, sp, scope)(window)
-
-
 def ratio_shape(plan: Plan, sp: SloPlan, scope: Scope) -> Callable[[int], tuple[str, str]]:
-    """ratio_queries of one SLO and scope as a function of the window: the selectors are
-    built once, each window only fills in its duration."""
+    """window -> (error ratio, request rate) PromQL of a ratio SLI. The ratio reads the request
+    rate this group records just before it (same evaluation), so that each rule states the raw
+    selectors once; they are built once per scope, each window only fills in its duration."""
     sli = sp.slo.sli
     if sli.events is not None:
         events = sli.events
