@@ -337,9 +337,11 @@ NEEDS_REPOSITORY = _code(
 CANARY_PROMETHEUS = _code(
     "MLC339",
     "canary analysis has no Prometheus",
-    "A runtime deployment canary of a model with an availability or latency SLO is judged by "
-    "Argo Rollouts against those SLIs, queried in the environment's Prometheus: set "
-    "environments[].prometheus_url (docs/kubernetes.md).",
+    "A canary of a model with an availability or latency SLO is judged against those SLIs, "
+    "queried in the environment's Prometheus: by Argo Rollouts for runtime deployment, and by "
+    "`mlopsc canary-check` in the promotion to the next environment for a KServe candidate "
+    "when that environment needs approval. Set environments[].prometheus_url "
+    "(docs/kubernetes.md).",
 )
 OBJECT_TOO_LARGE = _code(
     "MLC415",

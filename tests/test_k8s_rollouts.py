@@ -262,7 +262,7 @@ CANDIDATE = (
 
 
 def test_a_kserve_canary_serves_the_candidate_next_to_the_current_version(tmp_path: Path) -> None:
-    plan = plan_of(tmp_path, edit(BASE, KSERVE_CANARY, CANDIDATE))
+    plan = plan_of(tmp_path, with_prometheus(edit(BASE, KSERVE_CANARY, CANDIDATE)))
     isvc = by_name(objects(plan, "production"))["InferenceService/shop-recommender"]
     stable, (entry,) = isvc["spec"]["predictor"], isvc["spec"]["canary"]
     assert stable["model"]["storageUri"] == "s3://shop/models/recommender/1.0.0/"
@@ -274,6 +274,33 @@ def test_a_kserve_canary_serves_the_candidate_next_to_the_current_version(tmp_pa
     assert env["MLOPSC_MODEL_VERSION"] == "1.1.0"
     assert entry["predictor"]["labels"]["app.kubernetes.io/version"] == "1.1.0"
     assert stable["labels"]["app.kubernetes.io/version"] == "1.0.0"
+
+
+def test_a_kserve_canary_judged_at_promotion_needs_the_environments_prometheus(
+    tmp_path: Path,
+) -> None:
+    """The promotion to production runs `mlopsc canary-check` on staging's KServe canary, which
+    queries staging's Prometheus: without prometheus_url it could only fail in CI."""
+    text = edit(BASE, KSERVE_CANARY, CANDIDATE)
+    checked, sink = check_text(tmp_path, text)
+    assert checked is None
+    (problem,) = [d for d in sink.sorted() if d.code == "MLC339"]
+    assert problem.span.line == text.splitlines().index("  - name: staging") + 1
+    assert "promotion to 'production' runs `mlopsc canary-check`" in problem.message
+    # production is last: nothing promotes from it, so it needs no Prometheus of its own
+    staging_only = edit(
+        text,
+        (
+            "    namespace: shop-staging\n",
+            f"    namespace: shop-staging\n    prometheus_url: {PROM}\n",
+        ),
+    )
+    checked, sink = check_text(tmp_path, staging_only)
+    assert checked is not None and not sink.has_errors
+    # without approval, production's promotion has no canary check: nothing to judge
+    unapproved = edit(text, ("    approval: {required: true, reviewers: [ml]}\n", ""))
+    checked, sink = check_text(tmp_path, unapproved)
+    assert not [d for d in sink.sorted() if d.code == "MLC339"]
 
 
 def test_a_kserve_canary_without_candidate_has_nothing_to_split(tmp_path: Path) -> None:

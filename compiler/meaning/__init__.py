@@ -461,17 +461,21 @@ class _Checker(RuntimeChecks):
                         self.err(dx.BAD_QUERY, f"{key}: {problem}", (*kpath, key))
 
     def canary_analysis(self) -> None:
-        """Argo Rollouts judges a deployment canary by the model's availability and latency
-        SLOs, in the environment's Prometheus: the spec must say where that is."""
+        """A canary of a model with an availability or latency SLO is judged by those SLIs in
+        the environment's Prometheus: by Argo Rollouts (runtime deployment), or by
+        `mlopsc canary-check` in the promotion to the next environment when that one needs
+        approval (a KServe candidate). The spec must say where that Prometheus is."""
         judged = {
             slo.model
             for slo in self.p.slos
             if slo.sli.availability is not None or slo.sli.latency is not None
         }
-        for i, env in enumerate(self.p.environments):
+        envs = self.p.environments
+        for i, env in enumerate(envs):
             if env.prometheus_url is not None:
                 continue
-            names = []
+            promoted = i + 1 < len(envs) and envs[i + 1].approval.required
+            rollouts, promotion = [], []
             for model in sorted(self.p.models, key=lambda m: m.name):
                 if model.name not in judged:
                     continue
@@ -480,17 +484,26 @@ class _Checker(RuntimeChecks):
                 except ValidationError:
                     continue  # reported with the override
                 r = s.rollout
-                canary = r.strategy == "canary" and r.canary_percent is not None
-                if s.mode == "realtime" and s.runtime == "deployment" and canary:
-                    names.append(model.name)
-            if names:
-                shown = ", ".join(names[:3]) + (
-                    f" and {len(names) - 3} more" if len(names) > 3 else ""
-                )
+                canary = r.strategy == "canary" and bool(r.canary_percent)
+                if s.mode != "realtime" or not canary:
+                    continue
+                if s.runtime == "deployment":
+                    rollouts.append(model.name)
+                elif promoted and model.candidate is not None:
+                    promotion.append(model.name)
+            if rollouts:
                 self.err(
                     dx.CANARY_PROMETHEUS,
                     f"environment '{env.name}' needs prometheus_url: Argo Rollouts judges the "
-                    f"canary of {shown} by its SLOs, in that Prometheus",
+                    f"canary of {_some(rollouts)} by its SLOs, in that Prometheus",
+                    ("environments", i, "name"),
+                )
+            if promotion:
+                self.err(
+                    dx.CANARY_PROMETHEUS,
+                    f"environment '{env.name}' needs prometheus_url: the promotion to "
+                    f"'{envs[i + 1].name}' runs `mlopsc canary-check`, which judges the KServe "
+                    f"canary of {_some(promotion)} by its SLOs in that Prometheus",
                     ("environments", i, "name"),
                 )
 
@@ -503,6 +516,11 @@ class _Checker(RuntimeChecks):
         self.slos()
         self.canary_analysis()
         return self.ix
+
+
+def _some(names: list[str]) -> str:
+    """The first three names, then how many more."""
+    return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
 
 
 def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> None:
