@@ -139,3 +139,54 @@ def test_deployment_servers_get_the_log_sink_in_their_config(tmp_path: Path) -> 
     )
     data = by_name(objects(plain, "staging"))["ConfigMap/shop-recommender-config"]["data"]
     assert "MLOPSC_REQUEST_LOG_URL" not in data  # the server logs to stdout
+
+
+def kubelet_expand(word: str, env: dict[str, str]) -> str:
+    """Kubernetes' expansion of a container's command and args (k8s.io/kubernetes
+    third_party/forked/golang/expansion): `$(NAME)` of a defined variable is its value, `$$` is
+    `$`, anything else stays as written."""
+    out, i = [], 0
+    while i < len(word):
+        if word.startswith("$$", i):
+            out.append("$")
+            i += 2
+        elif word.startswith("$(", i) and ")" in word[i:]:
+            end = word.index(")", i)
+            name = word[i + 2 : end]
+            out.append(env[name] if name in env else word[i : end + 1])
+            i = end + 1
+        else:
+            out.append(word[i])
+            i += 1
+    return "".join(out)
+
+
+def test_training_command_reads_its_parameters_through_kubernetes_expansion(
+    tmp_path: Path,
+) -> None:
+    """`training.command` is the CronJob container's command as written: Kubernetes expands
+    `$(NAME)` from the container's own variables (the spec's params among them) and keeps
+    `$$(` literal, so a command reads a parameter without a shell and nothing else is reached."""
+    command = '["python", "train.py", "--lr=$(MLOPSC_PARAM_LR)", "--note=$$(date)", "$(HOME)"]'
+    text = edit(
+        BASE,
+        ("      data: [orders]\n", f"      data: [orders]\n      command: {command}\n"),
+        ("      data: [orders]\n", "      data: [orders]\n      params: {lr: 0.1}\n"),
+    )
+    job = by_name(objects(plan_of(tmp_path, text), "staging"))["CronJob/shop-recommender-train"]
+    (trainer,) = job["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    assert trainer["command"] == [
+        "python",
+        "train.py",
+        "--lr=$(MLOPSC_PARAM_LR)",
+        "--note=$$(date)",
+        "$(HOME)",
+    ]
+    env = {e["name"]: e["value"] for e in trainer["env"]}
+    assert [kubelet_expand(w, env) for w in trainer["command"]] == [
+        "python",
+        "train.py",
+        "--lr=0.1",
+        "--note=$(date)",
+        "$(HOME)",
+    ]

@@ -261,7 +261,12 @@ class Resources(Strict):
 
 class Training(Strict):
     image: Image = _d("Training image, pinned by digest.")
-    command: list[Text] = _d("Command and arguments of the training run.", default_factory=list)
+    command: list[Text] = _d(
+        "Command and arguments of the training run. Trained on Kubernetes, `$(NAME)` in a word "
+        "is the container's environment variable NAME (e.g. `$(MLOPSC_PARAM_LR)`) and `$$(` "
+        "a literal `$(`, as Kubernetes expands them; in CI the words reach the image as written.",
+        default_factory=list,
+    )
     schedule: Cron | None = _d("Retraining schedule; omit for manual only.", default=None)
     data: list[Ident] = _d("Sources the training reads (lineage).", default_factory=list)
     params: dict[EnvName, str | int | float | bool] = _d(
