@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import textwrap
 import time
@@ -123,6 +124,36 @@ def test_example_rules_pass_promtool(built_examples: dict[str, Path], name: str)
     started = time.monotonic()
     check_monitoring(out)
     print(f"{name}: promtool test rules took {time.monotonic() - started:.1f}s")
+
+
+@pytest.mark.parametrize(
+    ("slo", "kept"),
+    [
+        ("fraud-availability", 'namespace="payments-ml-staging"'),
+        ("fraud-drift", 'namespace="payments-ml-staging"'),
+    ],
+)
+def test_promtool_tests_catch_a_rule_that_stops_reading_a_namespace(
+    built_examples: dict[str, Path], tmp_path: Path, slo: str, kept: str
+) -> None:
+    """Every scenario feeds healthy series to the SLO's other namespaces: a burn alerts only
+    where it burns, and a rule whose selector lost a namespace (that namespace's SLI silently
+    unread) fails the generated tests instead of passing them."""
+    prom = tmp_path / "prometheus"
+    shutil.copytree(built_examples["payments-ml"] / "monitoring/prometheus", prom)
+    test = yaml.safe_load((prom / "tests" / f"{slo}.yaml").read_text())
+    for case in test["tests"][:-1]:  # the last one feeds no series at all
+        fed = " ".join(series["series"] for series in case["input_series"])
+        assert "payments-ml-staging" in fed and "payments-ml-prod" in fed, case["name"]
+    assert promtool("test", "rules", f"tests/{slo}.yaml", cwd=prom).returncode == 0
+    rules = prom / "rules" / f"{slo}.yaml"
+    both = 'namespace=~"payments-ml-prod|payments-ml-staging"'
+    text = rules.read_text()
+    assert both in text
+    rules.write_text(text.replace(both, kept))
+    broken = promtool("test", "rules", f"tests/{slo}.yaml", cwd=prom)
+    assert broken.returncode != 0
+    assert "NoData" in broken.stdout + broken.stderr
 
 
 @pytest.mark.parametrize("name", example_ids())

@@ -289,8 +289,10 @@ def input_series(
     return [{"series": name, "values": values} for name, values in out]
 
 
-def _no_data_alerts(plan: Plan, sp: SloPlan, fed: str | None = None) -> list[dict[str, Any]]:
-    """The no-data alerts that fire when only namespace `fed` has series (one per other
+def _no_data_alerts(
+    plan: Plan, sp: SloPlan, fed: frozenset[str] | None = None
+) -> list[dict[str, Any]]:
+    """The no-data alerts that fire when only the namespaces `fed` have series (one per other
     namespace; `events` SLIs have one for all, quiet while any series exists)."""
     scope = plain_scope(sp)
     base = {m.SEVERITY: "ticket", **static_labels(plan, sp, scope)}
@@ -302,8 +304,35 @@ def _no_data_alerts(plan: Plan, sp: SloPlan, fed: str | None = None) -> list[dic
             "exp_annotations": annotations,
         }
         for ns in namespaces
-        if fed is None or ns not in (None, fed)
+        if fed is None or (ns is not None and ns not in fed)
     ]
+
+
+def _calm_neighbours(
+    sp: SloPlan, mp: ModelPlan, steps: int, rate: float, step: int
+) -> list[dict[str, str]] | None:
+    """Healthy series in every other namespace the SLO judges, as long as the scenario: a burn
+    in one namespace must alert there alone (and no namespace reads as without data). None
+    when there is none to add, or when healthy traffic there would not stay clearly quiet."""
+    if sp.slo.sli.events is not None:
+        return None  # the user's queries: no namespace to tell apart
+    others: dict[str, ModelPlan] = {}
+    for d in sp.deployments:
+        if d.env.namespace != mp.env.namespace:
+            others.setdefault(d.env.namespace, d)
+    if not others:
+        return None
+    healthy = float(s.error_budget(sp)) / 2 if s.uses_requests(sp) else 0.0
+    calm = Scenario("healthy", ((steps, healthy),), rate)
+    if any(v is not False for v in expected(sp, calm, step).values()):
+        return None
+    series: list[dict[str, str]] = []
+    for ns in sorted(others):
+        more = input_series(sp, others[ns], calm, step)
+        if more is None:
+            return None
+        series += more
+    return series
 
 
 def _burn_asserts(
@@ -338,18 +367,25 @@ def test_file(plan: Plan, sp: SloPlan, rule_file: str) -> tuple[dict[str, Any], 
     hold = s.NO_DATA_FOR if s.uses_requests(sp) else s.NO_DATA_FOR_GAUGE
     tests = []
     checks = 0
-    for sc in scenarios(sp, step):
+    cases = scenarios(sp, step)
+    for sc in cases:
         series = input_series(sp, mp, sc, step)
         if series is None:
             continue
-        seconds = sum(n for n, _ in sc.segments) * step
+        steps = sum(n for n, _ in sc.segments)
+        seconds = steps * step
         end = s.format_duration(seconds)
         asserts = _burn_asserts(plan, sp, sc, step, mp.env.namespace, end)
+        fed = frozenset({mp.env.namespace})
+        calm = _calm_neighbours(sp, mp, steps, cases[0].rate, step)
+        if calm is not None:
+            series = [*series, *calm]
+            fed = fed | {d.env.namespace for d in sp.deployments}
         if seconds != hold:
-            # The other namespaces have no series in this scenario: theirs fire after `for:`.
-            others = _no_data_alerts(plan, sp, mp.env.namespace) if seconds > hold else []
+            # Namespaces without series in this scenario: theirs fire after `for:`.
+            silent = _no_data_alerts(plan, sp, fed) if seconds > hold else []
             asserts.append(
-                {"eval_time": end, "alertname": s.no_data_name(sp), "exp_alerts": others}
+                {"eval_time": end, "alertname": s.no_data_name(sp), "exp_alerts": silent}
             )
         checks += len(asserts)
         tests.append(
