@@ -17,6 +17,7 @@ from compiler import __version__, errors
 from compiler import diagnostics as dx
 from compiler.diagnostics import Diagnostic, Sink
 from compiler.files import check_input
+from compiler.outputs import Outputs
 from compiler.rulekinds import Pack
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -282,47 +283,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     cli.main(args=list(argv) if argv is not None else None, prog_name="mlopsc")
 
 
-@dataclasses.dataclass(frozen=True)
-class _Outputs:
-    """What build would write: rendered artifacts, or (when this machine remembers a render of
-    the same inputs, see compiler/buildcache.py) only their paths and hashes."""
-
-    plan: Any
-    artifacts: list[Any] | None
-    expected: dict[str, tuple[str, str]]  # path -> (sha256, target)
-    info: Any
-    selected: list[str] | None
-    sink: Sink
-    checked: Any = None  # the front end's result and diagnostics, reused when a remembered
-    front_items: tuple[Any, ...] = ()  # build turns out stale
-    key: str = ""  # the inputs' key in this machine's records ("" when not a full build)
-    record: Any = None  # what this machine remembers of them (buildcache.Record)
-    shared: frozenset[str] = frozenset()  # generated folders that also hold other files
-
-    def compare(self, out: str) -> list[Any]:
-        """Every difference between OUT and these outputs (EmitError when OUT cannot be
-        read). Files whose status this machine remembers are not read again; when OUT
-        matches, the statuses of the files read are remembered for the next comparison."""
-        from compiler import buildcache
-        from compiler.emit import StatusMemo, check_expected
-
-        record = self.record
-        memo = StatusMemo(dict(record.statuses), root=record.root) if record else StatusMemo()
-        findings = check_expected(
-            out,
-            self.expected,
-            self.info,
-            shared=self.shared,
-            memo=memo,
-            lock_sha256=record.lock_sha256 if record else "",
-        )
-        learned = record is not None and (memo.seen, memo.root) != (record.statuses, record.root)
-        if learned and not findings:
-            changed = dataclasses.replace(record, statuses=memo.seen, root=memo.root)
-            buildcache.store(self.key, changed)
-        return findings
-
-
 def _compile(
     spec: str,
     out: str,
@@ -335,17 +295,18 @@ def _compile(
     checked: Any = None,
     front_items: tuple[Any, ...] = (),
     store: bool = True,
-) -> _Outputs:
-    """Front end, plan and targets; Invalid (exit 1) after printing the diagnostics of an
-    invalid spec. With `remembered`, a full build's hashes recorded on this machine for the
-    same inputs stand in for rendering (artifacts None). `checked`: the front end's result of
-    an earlier call on the same spec in this process (not run again) and `front_items` what
-    it said. `store`: remember a full render now (build remembers it after writing, with the
-    files' statuses).
+) -> Outputs:
+    """Front end, plan and targets (compiler/outputs.py); Invalid (exit 1) after printing the
+    diagnostics of an invalid spec. `remembered`: a full build's hashes recorded on this
+    machine for the same inputs stand in for rendering (artifacts None). `checked`: the front
+    end's result of an earlier call on the same spec in this process (not run again) and
+    `front_items` what it said. `store`: remember a full render now (build remembers it after
+    writing, with the files' statuses).
 
     Text and github diagnostics (warnings) are printed here; json and sarif are one document,
     which the caller prints once, at the end. `renderer` (plan, target names) -> artifacts
     replaces the targets' own rendering (`report` adds the git history to the documents)."""
+    from compiler import outputs as o
     from compiler.targets import REGISTRY
 
     selected: list[str] | None = None
@@ -363,76 +324,18 @@ def _compile(
     if checked is None:
         emit_diagnostics(sink, fmt, notes=False)
         raise errors.Invalid(f"{spec}: invalid ({summary(sink)}); nothing written")
-    from compiler import buildcache
-    from compiler.build import compile_outputs
-    from compiler.emit import LockInfo
-    from compiler.pipeline import as_of
-
     before = len(sink.items)
-    date = as_of(spec)
-    full = selected is None and renderer is None
-    # mlops.lock.yaml is an input too: a moved registry version changes the outputs.
-    from compiler.registry.lock import dump_lock
-
-    inputs = checked.document.sha256 + dump_lock(checked.lock, spec_name="")
-    key = buildcache.inputs_digest(spec, inputs, date, selected)
-    record = buildcache.load(key) if full and remembered else None
-    if record is not None:
-        sink.items.extend(record.warnings)  # what the targets said when they rendered
-        if echo and fmt in ("text", "github"):
-            emit_diagnostics(Sink(sink.items[before:]), fmt, notes=False)
-        # no plan: what build and check need of it was remembered with the files
-        return _Outputs(
-            None,
-            None,
-            record.files,
-            LockInfo(*record.info),
-            selected,
-            sink,
-            checked,
-            tuple(sink.items[:before]),
-            key,
-            record,
-            frozenset(record.shared),
-        )
-    compiled = compile_outputs(checked, sink, only=selected, renderer=renderer, as_of=date)
-    if compiled is None:
+    result = o.compile_or_remember(
+        spec, checked, sink, selected, remembered=remembered, store=store, renderer=renderer
+    )
+    if result is None:
         # text and github print only what this stage added; json and sarif print everything
         shown = sink if fmt in ("json", "sarif") else Sink(sink.items[before:])
         emit_diagnostics(shown, fmt, notes=False)
         raise errors.Invalid(f"{spec}: cannot build ({summary(sink)}); nothing written")
     if echo and fmt in ("text", "github"):  # warnings now; json and sarif: one document at the end
         emit_diagnostics(Sink(sink.items[before:]), fmt, notes=False)
-    hashes = {a.path: (a.sha256, a.target) for a in compiled.artifacts}
-    shared = shared_folders(compiled.plan)
-    if not full:
-        return _Outputs(
-            compiled.plan, compiled.artifacts, hashes, compiled.info, selected, sink, shared=shared
-        )
-    from compiler.emit import expected_lock_sha256
-
-    warned = [d for d in sink.items[before:] if d.severity is dx.Severity.WARNING]
-    i = compiled.info
-    record = buildcache.Record(
-        hashes,
-        warned,
-        lock_sha256=expected_lock_sha256(hashes, i),
-        info=(i.version, i.spec_path, i.spec_sha256),
-        shared=tuple(sorted(shared)),
-    )
-    if store:
-        buildcache.store(key, record)
-    return _Outputs(
-        compiled.plan,
-        compiled.artifacts,
-        hashes,
-        compiled.info,
-        selected,
-        sink,
-        key=key,
-        record=record,
-        shared=shared,
-    )
+    return result
 
 
 _OUT_HELP = "Output folder (the generated tree; see README for its layout)."
@@ -467,18 +370,6 @@ def _emit_failed(out: str, exc: Any) -> NoReturn:
     if exc.io:
         raise errors.UsageProblem(f"nothing changed in {out}")
     raise errors.Invalid(f"nothing changed in {out}")
-
-
-def shared_folders(plan: Any) -> frozenset[str]:
-    """Generated folders where other files are expected, so not reported as unknown: the
-    workflows folder the spec points into (`.github/workflows` holds the repository's own
-    workflows too) and, with the outputs at the repository's root, its docs folder."""
-    shared = set()
-    if plan.github_workflows:
-        shared.add(plan.github_workflows.strip("/"))
-    if plan.output_directory.strip("/") == ".":
-        shared.add("docs")
-    return frozenset(shared)
 
 
 def write_or_raise(
