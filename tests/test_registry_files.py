@@ -170,6 +170,9 @@ def test_lfs_pointer_oid_is_the_digest(tmp_path: Path) -> None:
     pinned = write_spec(repo, *deployment(f"lfs://model.onnx\n      digest: sha256:{'0' * 64}"))
     wrong = run_mlopsc("validate", str(pinned))
     assert wrong.returncode == 1 and "error[MLC351]" in wrong.stderr
+    # located at the digest, naming both digests and where the registry's answer is recorded
+    assert f"the spec's digest sha256:{'0' * 64} is not the registry's" in wrong.stderr
+    assert "mlops.lock.yaml" in wrong.stderr
 
     (repo / "plain.onnx").write_bytes(b"not a pointer")  # tracked by pattern, never added
     not_lfs = write_spec(repo, *deployment("lfs://plain.onnx"))

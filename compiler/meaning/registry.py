@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from compiler import diagnostics as dx
+from compiler.registry.lock import check_digest
 from compiler.registry.refs import parse_ref, servable
 
 if TYPE_CHECKING:
@@ -50,15 +51,15 @@ def check_registry(project: Project, lock: Lock | None, smap: SourceMap, sink: S
                     hint=RESOLVE_HINT,
                 )
             continue
-        digest = model.artifact.digest
-        if digest and entry.digest and digest != entry.digest:
-            sink.error(
-                dx.REGISTRY_DIGEST,
-                f"model {model.name}: the spec's digest is not the registry's {entry.digest} "
-                f"(version {entry.version}, {lock.path})",
-                smap.span(("models", i, "artifact", "digest")),
-                hint="pin the registry's digest, or run `mlopsc resolve` if the registry changed",
-            )
+        check_digest(
+            entry,
+            model.artifact.digest,
+            model.name,
+            smap.span(("models", i, "artifact", "digest")),
+            sink,
+            where=f", {lock.path}",
+            hint="pin the registry's digest, or run `mlopsc resolve` if the registry changed",
+        )
         if kserve and not (entry.storage_uri and servable(entry.storage_uri)):
             shown = entry.storage_uri or "none"
             sink.error(

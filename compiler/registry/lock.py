@@ -246,3 +246,25 @@ def write_lock(path: str, text: str) -> bool:
             os.unlink(tmp)
         raise
     return True
+
+
+def check_digest(
+    entry: ModelEntry,
+    digest: str | None,
+    name: str,
+    span: Span,
+    sink: Sink,
+    *,
+    where: str = "",
+    hint: str,
+) -> None:
+    """The spec's `artifact.digest` (if it sets one) must be the one the registry gives;
+    `where` names the source of the registry's answer (", mlops.lock.yaml")."""
+    if digest and entry.digest and digest != entry.digest:
+        sink.error(
+            dx.REGISTRY_DIGEST,
+            f"model {name}: the spec's digest {digest} is not the registry's {entry.digest} "
+            f"(version {entry.version}{where})",
+            span,
+            hint=hint,
+        )

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from compiler import diagnostics as dx
 from compiler.diagnostics import Sink
 from compiler.load import SourceMap
-from compiler.registry.lock import DataEntry, Lock, ModelEntry
+from compiler.registry.lock import DataEntry, Lock, ModelEntry, check_digest
 from compiler.registry.refs import NotInRegistry, RegistryDown, parse_ref
 from compiler.spec.models import Project
 
@@ -98,14 +98,14 @@ def resolve_project(project: Project, spec: str, smap: SourceMap, sink: Sink) ->
             continue
         except RegistryDown as exc:
             raise ResolveDown(f"{model.name}: cannot ask the registry: {exc}") from None
-        if model.artifact.digest and entry.digest and entry.digest != model.artifact.digest:
-            sink.error(
-                dx.REGISTRY_DIGEST,
-                f"model {model.name}: the spec's digest {model.artifact.digest} is not the "
-                f"registry's {entry.digest} (version {entry.version})",
-                smap.span(("models", i, "artifact", "digest")),
-                hint="pin the digest the registry reports, or fix the registry",
-            )
+        check_digest(
+            entry,
+            model.artifact.digest,
+            model.name,
+            smap.span(("models", i, "artifact", "digest")),
+            sink,
+            hint="pin the digest the registry reports, or fix the registry",
+        )
         models[model.name] = entry
     data: dict[str, DataEntry] = {}
     for i, source in enumerate(project.sources):
