@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import ROOT, require_tool, run_mlopsc
+from tests.test_registry_files import write_spec
 
-SPEC = ROOT / "tests" / "data" / "registry.yaml"
 MLFLOW = ROOT / ".venv-mlflow" / "bin" / "mlflow"
 DIGEST = "sha256:" + "ab" * 32
 
@@ -111,13 +111,7 @@ def client(url: str) -> Any:
 def project(tmp_path: Path, *, replace: tuple[tuple[str, str], ...] = ()) -> Path:
     folder = tmp_path / "repo"
     folder.mkdir(exist_ok=True)
-    text = SPEC.read_text(encoding="utf-8")
-    for old, new in replace:
-        assert old in text
-        text = text.replace(old, new)
-    spec = folder / "mlops.yaml"
-    spec.write_text(text, encoding="utf-8")
-    return spec
+    return write_spec(folder, *replace)
 
 
 def git(folder: Path, *args: str) -> None:
