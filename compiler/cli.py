@@ -58,7 +58,7 @@ def _handled(run: Callable[[], Any], *, debug: bool) -> int:
     except (Exception, KeyboardInterrupt) as exc:
         code = errors.exit_code(exc)
         if isinstance(exc, BrokenPipeError):
-            _silence_stdout()  # quietly, as other command-line tools end
+            _silence()  # quietly, as other command-line tools end
         elif isinstance(exc, KeyboardInterrupt):
             click.echo("mlopsc: interrupted", err=True)
         elif code == errors.BUG:
@@ -83,11 +83,12 @@ def _os_message(exc: Exception) -> str:
     return str(exc)
 
 
-def _silence_stdout() -> None:
-    """Point stdout at /dev/null, so that the interpreter's last flush does not fail again."""
+def _silence(stream: Any = None) -> None:
+    """Point stdout (or `stream`) at /dev/null, so that the interpreter's last flush does not
+    fail again."""
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        os.dup2(devnull, (stream or sys.stdout).fileno())
         os.close(devnull)
     except (OSError, ValueError, io.UnsupportedOperation):
         pass  # not a real file descriptor (a test runner's buffer)
@@ -136,12 +137,18 @@ def checked_or_invalid(spec: str) -> Any:
 
 
 def emit_diagnostics(sink: Sink, fmt: str, *, notes: bool = True) -> None:
+    """Print the diagnostics (json, sarif and github on stdout, text on stderr). A reader that
+    closed the pipe early does not decide the exit code: the command's verdict still does
+    (`mlopsc validate --format json bad.yaml | head -c1` exits 1 under pipefail)."""
     items = [d for d in sink.sorted() if notes or d.severity is not dx.Severity.NOTE]
     text = _render(items, fmt)
     if text:
         stream = sys.stdout if fmt in ("json", "sarif", "github") else sys.stderr
-        stream.write(text)
-        stream.flush()
+        try:
+            stream.write(text)
+            stream.flush()
+        except BrokenPipeError:
+            _silence(stream)  # later writes and the interpreter's last flush must not fail
 
 
 def summary(sink: Sink) -> str:
