@@ -92,7 +92,9 @@ def largest_object(out: Path) -> tuple[int, str]:
                 continue
             size = len(json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode())
             if size > best[0]:
-                best = (size, f"{obj['kind']} {obj.get('metadata', {}).get('name')}")
+                name = (obj.get("metadata") or {}).get("name")  # a Kustomization has none
+                where = path.relative_to(out).as_posix()
+                best = (size, f"{obj['kind']} {name}" if name else f"{obj['kind']}, {where}")
     return best
 
 
