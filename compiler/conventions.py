@@ -32,6 +32,10 @@ NAME_LIMIT = 45  # leaves room for -canary, -train, -drift, -score within the 52
 # Branch an approval environment's Argo CD Application syncs; promotion fast-forwards it.
 RELEASE_BRANCH_PREFIX = "mlopsc/"
 
+# The image GitLab jobs and Cloud Build steps run mlopsc in, unless outputs.ci_image says
+# otherwise: the full image, as promotion needs git.
+DEFAULT_CI_IMAGE = "python:3.11"
+
 # CI job names of a model's stages.
 CI_TRAIN_JOB = "mlopsc-train"
 CI_GATE_JOB = "mlopsc-gate"

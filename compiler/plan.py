@@ -17,6 +17,7 @@ from compiler import __version__
 from compiler.conventions import (
     APP_NAME,
     APP_VERSION,
+    DEFAULT_CI_IMAGE,
     INSTANCE,
     MANAGED_BY,
     MODEL_LABEL,
@@ -251,6 +252,8 @@ class Plan:
     ci_systems: frozenset[str] = frozenset({"github", "gitlab"})
     revision: str = "HEAD"
     requirement: str | None = None
+    # The image GitLab jobs and Cloud Build steps run mlopsc in (outputs.ci_image).
+    ci_image: str = DEFAULT_CI_IMAGE
     feature_store: FeatureStore = field(default_factory=FeatureStore)
     view_by_name: dict[str, FeatureView] = field(default_factory=dict)
     entity_by_name: dict[str, Entity] = field(default_factory=dict)
@@ -476,6 +479,7 @@ def build_plan(checked: Checked, *, as_of: dt.date | None = None) -> Plan:
         ci_systems=frozenset(project.outputs.ci),
         revision=project.outputs.revision,
         requirement=project.outputs.mlopsc_requirement,
+        ci_image=project.outputs.ci_image or DEFAULT_CI_IMAGE,
         feature_store=project.feature_store,
         view_by_name=dict(sorted(index.views.items())),
         entity_by_name=dict(sorted(index.entities.items())),

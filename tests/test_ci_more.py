@@ -24,6 +24,7 @@ from compiler.render.pipelines import (
     cloudbuild_value,
 )
 from tests.conftest import EXAMPLES, require_tool, run_mlopsc
+from tests.helpers import BASE
 from tests.test_ci_injection import HOSTILE_PARAM, HOSTILE_WORDS, hostile_spec
 
 NEW_TARGETS = ("azure", "cloudbuild", "aws", "jenkins")
@@ -435,3 +436,45 @@ def test_metrics_objects_one_arn_per_bucket() -> None:
     assert [arn["Fn::Sub"] for arn in metrics_objects(many)] == [
         "arn:${AWS::Partition}:s3:::b1/models/*metrics.json"
     ]
+
+
+CI_IMAGE = "python:3.11@sha256:" + "5d41402abc4b2a76b9719d911017c592" * 2
+
+
+def test_the_ci_image_runs_every_gitlab_job_and_cloud_build_step(tmp_path: Path) -> None:
+    """outputs.ci_image (pinned by digest) is what every GitLab job and every Cloud Build step
+    that runs mlopsc uses; the default stays python:3.11."""
+    spec = tmp_path / "mlops.yaml"
+    spec.write_text(BASE + f"outputs:\n  ci: [gitlab, cloudbuild]\n  ci_image: '{CI_IMAGE}'\n")
+    out = tmp_path / "out"
+    done = run_mlopsc("build", str(spec), "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    pipeline = yaml.safe_load((out / "gitlab/mlops.gitlab-ci.yml").read_text())
+    images = {job["image"] for job in pipeline.values() if isinstance(job, dict) and "image" in job}
+    assert images == {CI_IMAGE}
+    builds = sorted((out / "cloudbuild").glob("*.yaml"))
+    steps = [step for path in builds for step in yaml.safe_load(path.read_text())["steps"]]
+    ours = [step for step in steps if step["id"] != "train"]  # the model's own image trains
+    assert ours and {step["name"] for step in ours} == {CI_IMAGE}
+    check_jsonschema("vendor.gitlab-ci", [out / "gitlab/mlops.gitlab-ci.yml"])
+    check_jsonschema("vendor.cloudbuild", builds)
+    plain = tmp_path / "plain.yaml"
+    plain.write_text(BASE + "outputs:\n  ci: [gitlab, cloudbuild]\n")
+    default = run_mlopsc("build", str(plain), "-o", str(tmp_path / "plain"), "--only", "gitlab")
+    assert default.returncode == 0, default.stderr
+    text = (tmp_path / "plain/gitlab/mlops.gitlab-ci.yml").read_text()
+    assert "image: python:3.11\n" in text and "python:3.11@" not in text
+
+
+@pytest.mark.parametrize(
+    "image", ["$CI_REGISTRY_IMAGE/python:3.11", "python:3.11\nscript: evil", "Python:3.11"]
+)
+def test_a_ci_image_that_is_no_image_reference_is_refused_where_it_is(
+    tmp_path: Path, image: str
+) -> None:
+    spec = tmp_path / "mlops.yaml"
+    spec.write_text(BASE + "outputs:\n  ci_image: " + json.dumps(image) + "\n")
+    done = run_mlopsc("validate", str(spec))
+    assert done.returncode == 1
+    line = len(BASE.splitlines()) + 2
+    assert f"mlops.yaml:{line}:" in done.stderr and "ci_image" in done.stderr

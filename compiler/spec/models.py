@@ -619,6 +619,12 @@ class Outputs(Strict):
         "of them whatever this list says).",
         default=["github", "gitlab"],
     )
+    ci_image: Image | None = _d(
+        "Container image the GitLab jobs and Cloud Build steps run mlopsc in: Python 3.11 or "
+        "newer with git and bash (default python:3.11, a tag that moves with every Python "
+        "release; pin it by digest, e.g. python:3.11@sha256:<hex>, to run what you reviewed).",
+        default=None,
+    )
 
 
 class OnlineStore(Strict):

@@ -25,7 +25,6 @@ from compiler.targets.base import ModuleTarget, ci_system
 
 NAME = "cloudbuild"
 FOLDER = "cloudbuild"
-IMAGE = "python:3.11"  # the full image: promotion and diff need git
 PUSH_SECRET = "mlopsc-push-token"
 TRIGGERED_BRANCH = "main"
 # metadata.repository of a GitHub repository: owner and name (the only triggers written).
@@ -87,13 +86,12 @@ def common_env(plan: Plan) -> dict[str, str]:
     }
 
 
-def bash_step(
-    step_id: str, script: str, values: dict[str, str], *, image: str = IMAGE
-) -> dict[str, Any]:
-    """A step that runs a constant script in bash, the spec's values in its environment."""
+def bash_step(step_id: str, script: str, values: dict[str, str], *, image: str) -> dict[str, Any]:
+    """A step that runs a constant script in bash, the spec's values in its environment, in
+    `image` (outputs.ci_image: Python with git)."""
     return {
         "id": step_id,
-        "name": image,
+        "name": cloudbuild_value(image),
         "entrypoint": "bash",
         "args": ["-c", cloudbuild_value("set -euo pipefail\n" + script)],
         "env": env(values),
@@ -112,8 +110,8 @@ def build(steps: list[dict[str, Any]], seconds: int, **extra: Any) -> dict[str, 
 
 def pr_build(plan: Plan) -> dict[str, Any]:
     base = common_env(plan)
-    check = bash_step("check", _CHECK, base)
-    diff = bash_step("diff", _DIFF, base)
+    check = bash_step("check", _CHECK, base, image=plan.ci_image)
+    diff = bash_step("diff", _DIFF, base, image=plan.ci_image)
     # A deliberate substitution: the pull request's base branch.
     diff["env"].append("MLOPSC_BASE_BRANCH=$_BASE_BRANCH")
     diff["waitFor"] = ["-"]
@@ -125,8 +123,12 @@ def train_build(plan: Plan, row: ci.Training) -> dict[str, Any]:
     metrics = f"/workspace/{ci.metrics_file(row.model)}"
     if row.trains_on == ci.TRAINED_ON_KUBERNETES:
         values = {**base, "MLOPSC_METRICS_FILE": metrics, "MLOPSC_METRICS_URI": row.metrics_uri}
-        return build([bash_step("fetch-and-gate", _FETCH_AND_GATE, values)], 1800)
-    prepare = bash_step("metrics-folder", "mkdir -p metrics && chmod 0777 metrics\n", {})
+        return build(
+            [bash_step("fetch-and-gate", _FETCH_AND_GATE, values, image=plan.ci_image)], 1800
+        )
+    prepare = bash_step(
+        "metrics-folder", "mkdir -p metrics && chmod 0777 metrics\n", {}, image=plan.ci_image
+    )
     del prepare["env"]
     # The model's image is the step; its command, the step's arguments, passed as written.
     train: dict[str, Any] = {
@@ -136,7 +138,7 @@ def train_build(plan: Plan, row: ci.Training) -> dict[str, Any]:
     }
     if row.command:
         train["args"] = [cloudbuild_value(word) for word in row.command]
-    gate = bash_step("gate", _GATE, {**base, "MLOPSC_METRICS_FILE": metrics})
+    gate = bash_step("gate", _GATE, {**base, "MLOPSC_METRICS_FILE": metrics}, image=plan.ci_image)
     return build([prepare, train, gate], 21600)
 
 
@@ -151,7 +153,7 @@ def promote_build(plan: Plan, ep: EnvPlan) -> dict[str, Any]:
     if ep.release_branch:
         values["MLOPSC_RELEASE_BRANCH"] = ep.release_branch
         script += _RELEASE
-    step = bash_step("promote", script, values)
+    step = bash_step("promote", script, values, image=plan.ci_image)
     # Deliberate substitutions: the branch built, and the repository URL set on the trigger.
     step["env"] += ["MLOPSC_BRANCH=$BRANCH_NAME", "MLOPSC_GIT_URL=$_MLOPSC_GIT_URL"]
     step["secretEnv"] = ["MLOPSC_PUSH_TOKEN"]

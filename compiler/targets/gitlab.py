@@ -20,7 +20,6 @@ from compiler.targets import ci_common as ci
 from compiler.targets.base import ModuleTarget, ci_system
 
 NAME = "gitlab"
-IMAGE = "python:3.11"  # the full image: promotion needs git
 TEMPLATE = ".mlopsc"
 TRAIN_TEMPLATE = ".mlopsc-train"
 GATE_TEMPLATE = ".mlopsc-gate"
@@ -57,11 +56,12 @@ def variables(values: dict[str, str]) -> dict[str, str]:
     return {key: gitlab_variable(value) for key, value in values.items()}
 
 
-def templates(rows: list[ci.Training]) -> dict[str, Any]:
-    """The hidden jobs that the jobs extend; training and gate ones only when used."""
+def templates(rows: list[ci.Training], image: str) -> dict[str, Any]:
+    """The hidden jobs that the jobs extend; training and gate ones only when used. `image`:
+    what mlopsc runs in (outputs.ci_image)."""
     out: dict[str, Any] = {
         TEMPLATE: {
-            "image": IMAGE,
+            "image": image,
             # Spec checks are superseded by the next push: an auto-cancel may stop them.
             "interruptible": True,
             "timeout": "15m",
@@ -78,7 +78,7 @@ def templates(rows: list[ci.Training]) -> dict[str, Any]:
         }
     if rows:
         out[GATE_TEMPLATE] = {
-            "image": IMAGE,
+            "image": image,
             "stage": "test",
             "interruptible": False,
             "timeout": "30m",
@@ -95,7 +95,7 @@ def templates(rows: list[ci.Training]) -> dict[str, Any]:
             "script": [ci.FETCH_METRICS, ci.GATE],
         }
     out[PROMOTE_TEMPLATE] = {
-        "image": IMAGE,
+        "image": image,
         "stage": "deploy",
         # Never cancelled halfway: a promotion commits and pushes.
         "interruptible": False,
@@ -295,7 +295,7 @@ def pipeline(plan: Plan) -> dict[str, Any]:
         }
     doc: dict[str, Any] = {
         "variables": top,
-        **templates(rows),
+        **templates(rows, plan.ci_image),
         "mlopsc-validate": validate_job(plan),
         "mlopsc-check": check_job(plan),
         "mlopsc-diff": diff_job(plan),
