@@ -51,15 +51,8 @@ def check_registry(project: Project, lock: Lock | None, smap: SourceMap, sink: S
                     hint=RESOLVE_HINT,
                 )
             continue
-        check_digest(
-            entry,
-            model.artifact.digest,
-            model.name,
-            smap.span(("models", i, "artifact", "digest")),
-            sink,
-            where=f", {lock.path}",
-            hint="pin the registry's digest, or run `mlopsc resolve` if the registry changed",
-        )
+        hint = "pin the registry's digest, or run `mlopsc resolve` if the registry changed"
+        check_digest(entry, model, i, smap, sink, where=f", {lock.path}", hint=hint)
         if kserve and not (entry.storage_uri and servable(entry.storage_uri)):
             shown = entry.storage_uri or "none"
             sink.error(

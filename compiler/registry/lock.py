@@ -13,11 +13,15 @@ import os
 import re
 import tempfile
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from compiler import diagnostics as dx
 from compiler.diagnostics import Sink, Span
 from compiler.render.yaml import dump
+
+if TYPE_CHECKING:
+    from compiler.load import SourceMap
+    from compiler.spec.models import Model
 
 LOCK_NAME = "mlops.lock.yaml"
 LOCK_VERSION = 1
@@ -250,21 +254,22 @@ def write_lock(path: str, text: str) -> bool:
 
 def check_digest(
     entry: ModelEntry,
-    digest: str | None,
-    name: str,
-    span: Span,
+    model: Model,
+    index: int,
+    smap: SourceMap,
     sink: Sink,
     *,
     where: str = "",
     hint: str,
 ) -> None:
-    """The spec's `artifact.digest` (if it sets one) must be the one the registry gives;
-    `where` names the source of the registry's answer (", mlops.lock.yaml")."""
+    """models[index].artifact.digest, if the spec sets one, must be the one the registry
+    gives; `where` names the source of the registry's answer (", mlops.lock.yaml")."""
+    digest = model.artifact.digest
     if digest and entry.digest and digest != entry.digest:
         sink.error(
             dx.REGISTRY_DIGEST,
-            f"model {name}: the spec's digest {digest} is not the registry's {entry.digest} "
-            f"(version {entry.version}{where})",
-            span,
+            f"model {model.name}: the spec's digest {digest} is not the registry's "
+            f"{entry.digest} (version {entry.version}{where})",
+            smap.span(("models", index, "artifact", "digest")),
             hint=hint,
         )

@@ -98,14 +98,8 @@ def resolve_project(project: Project, spec: str, smap: SourceMap, sink: Sink) ->
             continue
         except RegistryDown as exc:
             raise ResolveDown(f"{model.name}: cannot ask the registry: {exc}") from None
-        check_digest(
-            entry,
-            model.artifact.digest,
-            model.name,
-            smap.span(("models", i, "artifact", "digest")),
-            sink,
-            hint="pin the digest the registry reports, or fix the registry",
-        )
+        hint = "pin the digest the registry reports, or fix the registry"
+        check_digest(entry, model, i, smap, sink, hint=hint)
         models[model.name] = entry
     data: dict[str, DataEntry] = {}
     for i, source in enumerate(project.sources):
