@@ -171,10 +171,12 @@ def test_ci_trained_model_pipelines(hostile_out: Path) -> None:
     pipeline = yaml.safe_load((hostile_out / "gitlab/mlops.gitlab-ci.yml").read_text())
     trigger = Trigger("schedule", branch="main", variables={"MLOPSC_TRAIN": "fraud-detector"})
     created = jobs(pipeline, trigger)
-    assert created == {
-        "mlopsc-train-fraud-detector": "on_success",
-        "mlopsc-gate-fraud-detector": "on_success",
-    }
+    # its own training job (its image) in the build stage, then the one gate job of every
+    # model, which reads the metrics that job left as an artifact
+    assert created == {"mlopsc-train-fraud-detector": "on_success", "mlopsc-gate": "on_success"}
+    assert pipeline["mlopsc-train-fraud-detector"]["extends"] == ".mlopsc-train"
+    assert pipeline[".mlopsc-train"]["stage"] == "build"
+    assert pipeline["mlopsc-gate"]["stage"] == "test"
     assert needs_problems(pipeline, created) == []
     flow = yaml.safe_load((hostile_out / "github/workflows/mlopsc-train.yml").read_text())
     assert flow["on"]["schedule"] == [{"cron": "0 3 * * 1"}]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -49,14 +50,19 @@ def test_payments_pipeline(built_examples: dict[str, Path]) -> None:
     assert production["rules"][0]["allow_failure"] is False
     assert production["needs"] == ["mlopsc-promote-staging"]
     assert "kubectl" not in text
-    assert "mlopsc gate" in " ".join(resolve(data, "mlopsc-gate-fraud-detector")["script"])
-    # Both models train on Kubernetes (the default): the gate reads that run's metrics.
+    # Both models train on Kubernetes (the default): no training job; one gate job for every
+    # model reads the model's metrics location from the training table.
     assert not [name for name in data if name.startswith("mlopsc-train-")]
-    gate = resolve(data, "mlopsc-gate-fraud-detector")
-    assert gate["variables"]["MLOPSC_METRICS_URI"] == (
-        "s3://acme-models/fraud-detector/3.2.0/metrics.json"
-    )
-    assert "aws s3 cp" in gate["script"][0] and gate["needs"] == []
+    assert [name for name in data if name.startswith("mlopsc-gate")] == ["mlopsc-gate"]
+    gate = resolve(data, "mlopsc-gate")
+    assert "mlopsc gate" in gate["script"][0] and "aws s3 cp" in gate["script"][0]
+    assert "needs" not in gate and gate["interruptible"] is False
+    table = json.loads((built_examples["payments-ml"] / gitlab.TRAINING_TABLE).read_text())
+    assert {
+        "model": "fraud-detector",
+        "trains_on": "kubernetes",
+        "metrics_uri": "s3://acme-models/fraud-detector/3.2.0/metrics.json",
+    } in table
 
 
 def test_promotion_is_never_interruptible(built_examples: dict[str, Path]) -> None:
@@ -101,12 +107,12 @@ TRIGGERS: dict[str, tuple[Trigger, dict[str, str]]] = {
     "tag": (Trigger("push", tag="v1.0.0", changed=SPEC_CHANGE), {}),
     "schedule naming a model": (
         Trigger("schedule", branch="main", variables={"MLOPSC_TRAIN": "fraud-detector"}),
-        {"mlopsc-gate-fraud-detector": "on_success"},
+        {"mlopsc-gate": "on_success"},
     ),
     "schedule naming none": (Trigger("schedule", branch="main"), {}),
     "run pipeline naming a model": (
         Trigger("web", branch="main", variables={"MLOPSC_TRAIN": "churn-model"}),
-        {"mlopsc-gate-churn-model": "on_success"},
+        {"mlopsc-gate": "on_success"},
     ),
     "run pipeline naming none": (Trigger("web", branch="main"), {}),
 }
@@ -167,8 +173,50 @@ def test_spec_values_stay_data() -> None:
         ["sh", "-c", f"printf '[%s]\\n' {script}"], capture_output=True, text=True, check=True
     )
     assert done.stdout.splitlines() == [f"[{word}]" for word in row().command]
-    gate = gitlab.gate_job(row(trains_on=ci.TRAINED_ON_KUBERNETES))
-    assert gate["variables"]["MLOPSC_METRICS_URI"] == "s3://b/m/$$x/metrics.json"
-    assert gate["extends"] == gitlab.FETCH_GATE_TEMPLATE
-    assert "mlopsc-train-m" not in str(gate)
-    assert gitlab.gate_job(row())["needs"] == [{"job": "mlopsc-train-m", "artifacts": True}]
+    # The gate job holds no spec value at all: the model's facts are a row of the table.
+    assert "s3://b/m" not in str(gitlab.gate_job())
+
+
+def run_gate(tmp_path: Path, rows: list[ci.Training], model: str) -> tuple[int, str]:
+    """The gate job's script in bash, as a GitLab runner runs it, with stand-ins for aws and
+    mlopsc that record their arguments."""
+    out = tmp_path / "deploy"
+    (out / "gitlab").mkdir(parents=True)
+    (out / gitlab.TRAINING_TABLE).write_bytes(ci.training_table(rows))
+    bin_ = tmp_path / "bin"
+    bin_.mkdir()
+    (bin_ / "aws").write_text('#!/bin/sh\necho "aws $*" >> "$LOG"\necho "{}" > "$4"\n')
+    (bin_ / "mlopsc").write_text('#!/bin/sh\necho "mlopsc $*" >> "$LOG"\n')
+    for tool in bin_.iterdir():
+        tool.chmod(0o755)
+    log = tmp_path / "log"
+    done = subprocess.run(
+        ["bash", "-euc", gitlab.gate_job()["script"][0]],
+        cwd=tmp_path,
+        env={
+            "PATH": f"{bin_}:/usr/bin:/bin",
+            "LOG": str(log),
+            "MLOPSC_TRAIN": model,
+            "MLOPSC_OUT": "deploy",
+            "MLOPSC_SPEC": "mlops.yaml",
+        },
+        capture_output=True,
+        text=True,
+    )
+    return done.returncode, (log.read_text() if log.exists() else "") + done.stderr
+
+
+def test_the_one_gate_job_gates_the_model_named_in_the_pipeline(tmp_path: Path) -> None:
+    kube = row(model="k8s", trains_on=ci.TRAINED_ON_KUBERNETES)
+    code, said = run_gate(tmp_path / "k", [row(), kube], "k8s")
+    assert code == 0, said
+    # the URI arrives byte for byte (GitLab and the shell expand nothing in the table)
+    assert "aws s3 cp s3://b/m/$x/metrics.json metrics/k8s.json" in said
+    assert "mlopsc gate mlops.yaml --model k8s --metrics metrics/k8s.json" in said
+    # a CI-trained model: its training job left metrics/m.json; nothing is fetched
+    code, said = run_gate(tmp_path / "c", [row(), kube], "m")
+    assert code == 0, said
+    assert "aws" not in said and "mlopsc gate mlops.yaml --model m --metrics metrics/m.json" in said
+    # a name the spec does not train: the job fails before any gate
+    code, said = run_gate(tmp_path / "u", [row(), kube], "nope")
+    assert code != 0 and "mlopsc gate" not in said

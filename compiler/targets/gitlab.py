@@ -1,11 +1,13 @@
-"""GitLab target: one pipeline file to `include:` from the project's `.gitlab-ci.yml`.
+"""GitLab target: one pipeline file to `include:` from the project's `.gitlab-ci.yml`, and the
+training table its one gate job reads (a model is a row there, not a job).
 
 Jobs use GitLab's default stages (build, test, deploy) so that including the file needs no
 `stages:` edit: train in build, gates and spec checks in test, promotion in deploy. Each
 pipeline creates only the jobs its trigger needs (docs/ci.md has the table): spec checks on
 merge requests and pushes to the default branch, one model's training and gate in a schedule
 or a manual pipeline that names it in MLOPSC_TRAIN, promotion on pushes to the default branch.
-Spec values are `variables:` (with `$` written `$$`) or quoted shell words, never code.
+Spec values are `variables:` (with `$` written `$$`), quoted shell words, or rows of the
+training table that Python reads as data; never code.
 """
 
 from __future__ import annotations
@@ -22,9 +24,10 @@ from compiler.targets.base import ModuleTarget, ci_system
 NAME = "gitlab"
 TEMPLATE = ".mlopsc"
 TRAIN_TEMPLATE = ".mlopsc-train"
-GATE_TEMPLATE = ".mlopsc-gate"
-FETCH_GATE_TEMPLATE = ".mlopsc-gate-kubernetes"
 PROMOTE_TEMPLATE = ".mlopsc-promote"
+GATE_JOB = "mlopsc-gate"
+# Each model's training facts, read by the one gate job (the same table as GitHub's).
+TRAINING_TABLE = "gitlab/mlopsc-training.json"
 
 MR = '$CI_PIPELINE_SOURCE == "merge_request_event"'
 DEFAULT_BRANCH_PUSH = '$CI_PIPELINE_SOURCE == "push" && $CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH'
@@ -57,7 +60,7 @@ def variables(values: dict[str, str]) -> dict[str, str]:
 
 
 def templates(rows: list[ci.Training], image: str) -> dict[str, Any]:
-    """The hidden jobs that the jobs extend; training and gate ones only when used. `image`:
+    """The hidden jobs that the jobs extend; the training one only when used. `image`:
     what mlopsc runs in (outputs.ci_image)."""
     out: dict[str, Any] = {
         TEMPLATE: {
@@ -75,24 +78,6 @@ def templates(rows: list[ci.Training], image: str) -> dict[str, Any]:
             "timeout": "6h",
             "before_script": ['mkdir -p "$(dirname "$MLOPSC_METRICS_FILE")"'],
             "artifacts": {"when": "always", "paths": ["metrics/"], "expire_in": "90 days"},
-        }
-    if rows:
-        out[GATE_TEMPLATE] = {
-            "image": image,
-            "stage": "test",
-            "interruptible": False,
-            "timeout": "30m",
-            "variables": {"MLOPSC_METRICS_FILE": "metrics/$MLOPSC_MODEL.json"},
-            "before_script": [_INSTALL],
-            "script": [ci.GATE],
-            "artifacts": {"when": "always", "paths": ["metrics/"], "expire_in": "90 days"},
-        }
-    if any(r.trains_on == ci.TRAINED_ON_KUBERNETES for r in rows):
-        # Trained by the Kubernetes CronJob: fetch the metrics that run wrote, then gate.
-        out[FETCH_GATE_TEMPLATE] = {
-            "extends": GATE_TEMPLATE,
-            "needs": [],
-            "script": [ci.FETCH_METRICS, ci.GATE],
         }
     out[PROMOTE_TEMPLATE] = {
         "image": image,
@@ -183,21 +168,31 @@ def train_job(row: ci.Training) -> dict[str, Any]:
     }
 
 
-def gate_job(row: ci.Training) -> dict[str, Any]:
-    if row.trains_on == ci.TRAINED_IN_CI:
-        return {
-            "extends": GATE_TEMPLATE,
-            "variables": {"MLOPSC_MODEL": row.model},
-            "needs": [{"job": f"mlopsc-train-{row.model}", "artifacts": True}],
-            "rules": training_rules(row.model),
-        }
+# The model named in MLOPSC_TRAIN, by its row of the training table: a model trained on
+# Kubernetes has the metrics its CronJob wrote fetched; a CI-trained one left them in
+# metrics/<model>.json, an artifact of its training job in the build stage before.
+_GATE = (
+    'export MLOPSC_MODEL="$MLOPSC_TRAIN" MLOPSC_METRICS_FILE="metrics/$MLOPSC_TRAIN.json"\n'
+    f'export MLOPSC_TABLE="$MLOPSC_OUT/{TRAINING_TABLE}"\n'
+    + ci.PREPARE_TRAINING
+    + ci.FETCH_IF_KUBERNETES
+    + ci.GATE
+    + "\n"
+)
+
+
+def gate_job() -> dict[str, Any]:
+    """One gate job for every model: a model is a row of the table, not a job, so the
+    pipeline does not grow with the models (GitLab refuses a configuration whose parsed size
+    is over 1 to 2 MB)."""
     return {
-        "extends": FETCH_GATE_TEMPLATE,
-        "variables": {
-            "MLOPSC_MODEL": row.model,
-            "MLOPSC_METRICS_URI": gitlab_variable(row.metrics_uri),
-        },
-        "rules": training_rules(row.model),
+        "extends": TEMPLATE,
+        "stage": "test",
+        "interruptible": False,
+        "timeout": "30m",
+        "script": [_GATE],
+        "artifacts": {"when": "always", "paths": ["metrics/"], "expire_in": "90 days"},
+        "rules": [{"if": f'{TRAINING_RUN} && $MLOPSC_TRAIN != ""'}],
     }
 
 
@@ -303,7 +298,8 @@ def pipeline(plan: Plan) -> dict[str, Any]:
     for row in rows:
         if row.trains_on == ci.TRAINED_IN_CI:
             doc[f"mlopsc-train-{row.model}"] = train_job(row)
-        doc[f"mlopsc-gate-{row.model}"] = gate_job(row)
+    if rows:
+        doc[GATE_JOB] = gate_job()
     if ci.registries(plan):
         doc["mlopsc-resolve"] = resolve_job(ci.resolve_clients(plan))
     previous: str | None = None
@@ -315,9 +311,13 @@ def pipeline(plan: Plan) -> dict[str, Any]:
 
 
 def render(plan: Plan) -> list[Artifact]:
-    return [
+    artifacts = [
         Artifact("gitlab/mlops.gitlab-ci.yml", yaml_text([pipeline(plan)], header=plan.header("#")))
     ]
+    rows = ci.trainings(plan)
+    if rows:
+        artifacts.append(Artifact(TRAINING_TABLE, ci.training_table(rows)))
+    return artifacts
 
 
 TARGET = ModuleTarget(NAME, render, enabled_fn=ci_system(NAME))
