@@ -12,7 +12,7 @@ import yaml
 
 from compiler.targets import ci_common as ci
 from compiler.targets import gitlab
-from tests.conftest import example_ids, require_tool
+from tests.conftest import example_ids, require_tool, run_mlopsc
 from tests.gitlab_rules import Trigger, evaluate_if, jobs, needs_problems, resolve
 
 FILE = "gitlab/mlops.gitlab-ci.yml"
@@ -220,3 +220,24 @@ def test_the_one_gate_job_gates_the_model_named_in_the_pipeline(tmp_path: Path) 
     # a name the spec does not train: the job fails before any gate
     code, said = run_gate(tmp_path / "u", [row(), kube], "nope")
     assert code != 0 and "mlopsc gate" not in said
+
+
+def test_the_pipeline_does_not_grow_with_kubernetes_trained_models(tmp_path: Path) -> None:
+    """A model trained on Kubernetes is a row of the table and an option of MLOPSC_TRAIN, not a
+    job: GitLab measures a configuration's parsed size against a 1-2 MB limit."""
+    from tests.test_scale_linear import _gen_spec
+
+    jobs_at = {}
+    for models in (20, 40):
+        spec = tmp_path / f"spec-{models}.yaml"
+        spec.write_text(_gen_spec(models))
+        out = tmp_path / f"out-{models}"
+        done = run_mlopsc("build", str(spec), "-o", str(out), "--only", "gitlab")
+        assert done.returncode == 0, done.stderr
+        data = yaml.safe_load((out / FILE).read_text())
+        jobs_at[models] = sorted(k for k in data if k != "variables")
+        assert len(data["variables"]["MLOPSC_TRAIN"]["options"]) == models + 1
+        table = json.loads((out / gitlab.TRAINING_TABLE).read_text())
+        assert len(table) == models
+    assert jobs_at[20] == jobs_at[40]
+    assert "mlopsc-gate" in jobs_at[40]
