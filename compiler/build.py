@@ -10,7 +10,10 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from compiler import conventions
+from compiler import diagnostics as dx
 from compiler.artifact import Artifact
+from compiler.conventions import argocd_directories, argocd_reads, env_folder
 from compiler.diagnostics import Sink
 from compiler.emit import LockInfo
 from compiler.load import SourceMap
@@ -66,10 +69,39 @@ def render_plan(
     if sink.has_errors:
         return None
     try:
-        return (renderer or render_targets)(plan, names)
+        artifacts = (renderer or render_targets)(plan, names)
     except TargetError as exc:
         sink.error(exc.code, str(exc), smap.span(exc.path), hint=exc.hint or None)
         return None
+    if "argocd" in names and not _argocd_fits(plan, artifacts, smap, sink):
+        return None
+    return artifacts
+
+
+def _argocd_fits(plan: Plan, artifacts: list[Artifact], smap: SourceMap, sink: Sink) -> bool:
+    """Every source of every Argo CD Application reads at most what Argo CD's repo server
+    accepts (conventions.ARGOCD_SOURCE_LIMIT); a located error per source that would not."""
+    fits = True
+    for ep in plan.environments:
+        folder = f"{env_folder(ep.name)}/"
+        files = {
+            a.path[len(folder) :]: len(a.content)
+            for a in artifacts
+            if a.path.startswith(folder) and "/" not in a.path[len(folder) :]
+        }
+        for number, directory in enumerate(argocd_directories(ep.shards)):
+            size = sum(n for name, n in files.items() if argocd_reads(directory, name))
+            if size > conventions.ARGOCD_SOURCE_LIMIT:
+                fits = False
+                which = f"source {number + 1} of " if ep.shards else ""
+                sink.error(
+                    dx.ARGOCD_TOO_LARGE,
+                    f"{which}the Argo CD Application of environment '{ep.name}' would read "
+                    f"{size:,} bytes of manifests; Argo CD reads at most "
+                    f"{conventions.ARGOCD_SOURCE_LIMIT:,} per source",
+                    smap.span(ep.spec_path),
+                )
+    return fits
 
 
 def compile_outputs(

@@ -8,6 +8,7 @@ conventions.
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 
 # Label keys (Kubernetes recommended labels plus mlopsc's own).
@@ -64,6 +65,58 @@ def ci_job(stage: str, model: str) -> str:
 def env_folder(env: str) -> str:
     """The output folder of one environment's Kubernetes objects (Argo CD syncs it)."""
     return f"kubernetes/{env}"
+
+
+def model_file(model: str) -> str:
+    """The file of one model's objects in its environment folder."""
+    return f"model-{model}.yaml"
+
+
+# The PrometheusRule objects of an environment folder: one file, or one per shard.
+RULES_FILE = "prometheus-rules.yaml"
+
+
+def rules_file(shard: int | None = None) -> str:
+    """The PrometheusRule file of an environment folder (of shard `shard`, counted from 1)."""
+    return RULES_FILE if shard is None else f"prometheus-rules-{shard}.yaml"
+
+
+# Argo CD's repo server reads at most this many bytes of manifests per directory source
+# (`reposerver.max.combined.directory.manifests.size`, default "10M"): an environment whose
+# models weigh more than SHARD_WEIGHT (a model 1, each of its SLOs 1 more; about 11 KB each
+# at the sizes of bench/gen_spec.py) is split into sources of at most that weight.
+ARGOCD_SOURCE_LIMIT = 10_000_000
+SHARD_WEIGHT = 400
+
+
+def argocd_directories(shards: tuple[tuple[str, ...], ...]) -> list[dict[str, str]]:
+    """The `directory` filters of an environment's Argo CD sources, which together read every
+    file of its folder once (the kustomization excepted): one source, or one for the
+    environment's own objects and one per shard of models (their files and their rules)."""
+    if not shards:
+        return [{"exclude": "kustomization.yaml"}]
+    own = ["kustomization.yaml", model_file("*"), "prometheus-rules-*.yaml"]
+    parts = [{"exclude": "{" + ",".join(own) + "}"}]
+    for i, models in enumerate(shards, 1):
+        names = [model_file(m) for m in models] + [rules_file(i)]
+        parts.append({"include": "{" + ",".join(names) + "}"})
+    return parts
+
+
+def argocd_reads(directory: dict[str, str], name: str) -> bool:
+    """Whether a source with these `directory` filters reads the file `name` of its folder
+    (Argo CD's glob: `*` and `{a,b}` alternatives, as argocd_directories writes them)."""
+
+    def matches(pattern: str) -> bool:
+        head, brace, rest = pattern.partition("{")
+        if not brace:
+            return fnmatch.fnmatchcase(name, pattern)
+        inner, _, tail = rest.partition("}")
+        return any(fnmatch.fnmatchcase(name, head + alt + tail) for alt in inner.split(","))
+
+    if "exclude" in directory and matches(directory["exclude"]):
+        return False
+    return "include" not in directory or matches(directory["include"])
 
 
 def argocd_file(env: str) -> str:

@@ -349,6 +349,15 @@ OBJECT_TOO_LARGE = _code(
     "The API server refuses objects over about 1.5 MiB (etcd's limit); mlopsc writes none over "
     "1 MiB. The message names the object; make the spec key it comes from smaller.",
 )
+ARGOCD_TOO_LARGE = _code(
+    "MLC416",
+    "an Argo CD source would read more manifests than Argo CD accepts",
+    "Argo CD's repo server reads at most 10M of manifests per directory source "
+    "(reposerver.max.combined.directory.manifests.size). mlopsc splits a large environment "
+    "folder into several sources of one Application; this source is still too large: its "
+    "models' objects are unusually big. Make them smaller (features, SLOs, overrides), or "
+    "raise that setting of your Argo CD and build with --only to skip the argocd target.",
+)
 CI_UNSAFE = _code(
     "MLC340",
     "value cannot be carried safely into CI",

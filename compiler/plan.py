@@ -10,10 +10,12 @@ import datetime as dt
 import os
 import posixpath
 import re
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from compiler import __version__
+from compiler import __version__, conventions
 from compiler.conventions import (
     APP_NAME,
     APP_VERSION,
@@ -152,6 +154,9 @@ class EnvPlan:
     index: int
     models: tuple[ModelPlan, ...]
     labels: dict[str, str]
+    # Model names per Argo CD source, when the folder is too large for one (see
+    # conventions.SHARD_WEIGHT); empty: one source reads the whole folder.
+    shards: tuple[tuple[str, ...], ...] = ()
 
     @property
     def name(self) -> str:
@@ -394,6 +399,27 @@ def _resolved(checked: Checked) -> dict[str, ResolvedArtifact]:
     return found
 
 
+def shards(
+    models: Sequence[ModelPlan], slo_count: Mapping[str, int]
+) -> tuple[tuple[str, ...], ...]:
+    """The models of an environment in consecutive groups of at most SHARD_WEIGHT (a model
+    weighs 1 and each of its SLOs 1 more), or () when they all fit in one."""
+    weights = [(mp.name, 1 + slo_count.get(mp.name, 0)) for mp in models]
+    if sum(w for _, w in weights) <= conventions.SHARD_WEIGHT:
+        return ()
+    groups: list[tuple[str, ...]] = []
+    current: list[str] = []
+    load = 0
+    for name, weight in weights:
+        if current and load + weight > conventions.SHARD_WEIGHT:
+            groups.append(tuple(current))
+            current, load = [], 0
+        current.append(name)
+        load += weight
+    groups.append(tuple(current))
+    return tuple(groups)
+
+
 def build_plan(checked: Checked, *, as_of: dt.date | None = None) -> Plan:
     """Resolve the checked spec into the plan."""
     project = checked.project
@@ -410,6 +436,7 @@ def build_plan(checked: Checked, *, as_of: dt.date | None = None) -> Plan:
     model_paths: dict[str, SpecPath] = {m.name: ("models", i) for i, m in enumerate(project.models)}
     features = {m.name: tuple(index.model_features.get(m.name, [])) for m in models}
     first_env = project.environments[0].name
+    slo_count = Counter(slo.model for slo in project.slos)
     envs: list[EnvPlan] = []
     for position, env in enumerate(project.environments):
         plans: list[ModelPlan] = []
@@ -438,7 +465,7 @@ def build_plan(checked: Checked, *, as_of: dt.date | None = None) -> Plan:
                     ),
                 )
             )
-        envs.append(EnvPlan(env, position, tuple(plans), base_labels))
+        envs.append(EnvPlan(env, position, tuple(plans), base_labels, shards(plans, slo_count)))
     deployments: dict[str, list[tuple[EnvPlan, ModelPlan]]] = {m.name: [] for m in models}
     for env_plan in envs:
         for model_plan in env_plan.models:

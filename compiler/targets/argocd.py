@@ -1,10 +1,12 @@
-"""Argo CD target: one Application per environment, syncing its rendered folder."""
+"""Argo CD target: one Application per environment, syncing its rendered folder (through
+several sources when the folder is larger than one source may read)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from compiler.artifact import Artifact
+from compiler.conventions import argocd_directories
 from compiler.plan import EnvPlan, Plan, k8s_name
 from compiler.render.yaml import yaml_text
 from compiler.targets.base import ModuleTarget, Problem
@@ -44,19 +46,32 @@ def application(plan: Plan, ep: EnvPlan) -> dict[str, Any]:
         },
         "spec": {
             "project": ep.env.argocd_project,
-            "source": {
-                "repoURL": repo_url(repository),
-                # Approval environments sync the branch the promotion moves after approval.
-                "targetRevision": ep.release_branch or plan.revision,
-                "path": folder,
-                # A plain directory: kustomize is quadratic in objects, Argo CD needs none of it.
-                "directory": {"recurse": False, "exclude": "kustomization.yaml"},
-            },
+            **_sources(
+                [
+                    {
+                        "repoURL": repo_url(repository),
+                        # Approval environments sync the branch the promotion moves after
+                        # approval.
+                        "targetRevision": ep.release_branch or plan.revision,
+                        "path": folder,
+                        # A plain directory: kustomize is quadratic in objects, Argo CD needs
+                        # none of it.
+                        "directory": {"recurse": False, **directory},
+                    }
+                    for directory in argocd_directories(ep.shards)
+                ]
+            ),
             "destination": {"server": ep.env.cluster, "namespace": ep.namespace},
             "syncPolicy": sync,
             "revisionHistoryLimit": 10,
         },
     }
+
+
+def _sources(sources: list[dict[str, Any]]) -> dict[str, Any]:
+    """One source, or several reading parts of the folder: Argo CD's repo server reads at most
+    10M of manifests per source (conventions.ARGOCD_SOURCE_LIMIT)."""
+    return {"source": sources[0]} if len(sources) == 1 else {"sources": sources}
 
 
 def preflight(plan: Plan) -> list[Problem]:

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 
 from compiler.artifact import Artifact
-from compiler.conventions import DRIFT_SUFFIX, SCORE_SUFFIX, TRAIN_SUFFIX
+from compiler.conventions import DRIFT_SUFFIX, SCORE_SUFFIX, TRAIN_SUFFIX, model_file
 from compiler.plan import JOB_DEFAULTS, EnvPlan, ModelPlan, Plan, SpecPath, k8s_name
 from compiler.render.yaml import yaml_text
 from compiler.targets import contributed_env_files
@@ -176,7 +176,7 @@ def env_files(plan: Plan, ep: EnvPlan) -> list[EnvFile]:
         EnvFile("network-policy.yaml", [_default_deny(ep)], where),
     ]
     files += [
-        EnvFile(f"model-{mp.name}.yaml", model_objects(plan, mp), mp.spec_path) for mp in ep.models
+        EnvFile(model_file(mp.name), model_objects(plan, mp), mp.spec_path) for mp in ep.models
     ]
     files += [EnvFile(name, objects, where) for name, objects in admission_files(plan, ep)]
     return sorted(files, key=lambda f: f.name)

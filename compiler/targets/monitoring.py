@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from compiler.artifact import Artifact
+from compiler.conventions import rules_file
 from compiler.plan import EnvPlan, Plan, SloPlan, k8s_name
 from compiler.render.yaml import json_text, yaml_text
 from compiler.targets import alertmanager, grafana, prometheus, prometheus_tests
@@ -24,29 +25,41 @@ TESTS = "monitoring/prometheus/tests"
 
 def prometheus_rule_files(plan: Plan, ep: EnvPlan) -> list[tuple[str, list[dict[str, Any]]]]:
     """The environment's SLO rules as PrometheusRule objects (monitoring.coreos.com/v1), one
-    per model, so that no object nears the API server's size limit as models are added."""
-    rules = []
+    per model, so that no object nears the API server's size limit as models are added; in
+    one file, or one file per Argo CD source when the folder is split (EnvPlan.shards)."""
+    rules: dict[str, dict[str, Any]] = {}
     for model, groups in sorted(prometheus.env_groups(plan, ep.name).items()):
-        rules.append(
-            {
-                "apiVersion": "monitoring.coreos.com/v1",
-                "kind": "PrometheusRule",
-                "metadata": {
-                    "name": k8s_name(plan.name, model, "slos", limit=63),
-                    "namespace": ep.namespace,
-                    "labels": {**ep.labels, "app.kubernetes.io/component": "slo-rules"},
-                },
-                "spec": {"groups": groups},
-            }
-        )
-    return [("prometheus-rules.yaml", rules)] if rules else []
+        rules[model] = {
+            "apiVersion": "monitoring.coreos.com/v1",
+            "kind": "PrometheusRule",
+            "metadata": {
+                "name": k8s_name(plan.name, model, "slos", limit=63),
+                "namespace": ep.namespace,
+                "labels": {**ep.labels, "app.kubernetes.io/component": "slo-rules"},
+            },
+            "spec": {"groups": groups},
+        }
+    return [
+        (name, [rules[m] for m in models if m in rules]) for name, models in _rule_files(plan, ep)
+    ]
+
+
+def _rule_files(plan: Plan, ep: EnvPlan) -> list[tuple[str, tuple[str, ...]]]:
+    """(file name, its models) of the environment's PrometheusRule files: only files with
+    at least one model whose SLOs are judged here."""
+    judged = {sp.model.name for sp in plan.slos for mp in sp.deployments if mp.env.name == ep.name}
+    if not ep.shards:
+        models = tuple(mp.name for mp in ep.models)
+        groups: list[tuple[str, tuple[str, ...]]] = [(rules_file(), models)]
+    else:
+        groups = [(rules_file(i), shard) for i, shard in enumerate(ep.shards, 1)]
+    return [(name, models) for name, models in groups if judged.intersection(models)]
 
 
 def env_files(plan: Plan, ep: EnvPlan) -> list[str]:
     """Files this target writes into `kubernetes/<env>/` (named without rendering them: the
     kubernetes target asks for its kustomization)."""
-    deployed = any(mp.env.name == ep.name for sp in plan.slos for mp in sp.deployments)
-    return ["prometheus-rules.yaml"] if deployed else []
+    return [name for name, _ in _rule_files(plan, ep)]
 
 
 def render(plan: Plan) -> list[Artifact]:
