@@ -9,6 +9,7 @@ conventions.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import hashlib
 
 # Label keys (Kubernetes recommended labels plus mlopsc's own).
@@ -106,17 +107,24 @@ def argocd_directories(shards: tuple[tuple[str, ...], ...]) -> list[dict[str, st
 def argocd_reads(directory: dict[str, str], name: str) -> bool:
     """Whether a source with these `directory` filters reads the file `name` of its folder
     (Argo CD's glob: `*` and `{a,b}` alternatives, as argocd_directories writes them)."""
-
-    def matches(pattern: str) -> bool:
-        head, brace, rest = pattern.partition("{")
-        if not brace:
-            return fnmatch.fnmatchcase(name, pattern)
-        inner, _, tail = rest.partition("}")
-        return any(fnmatch.fnmatchcase(name, head + alt + tail) for alt in inner.split(","))
-
-    if "exclude" in directory and matches(directory["exclude"]):
+    if "exclude" in directory and _glob_matches(directory["exclude"], name):
         return False
-    return "include" not in directory or matches(directory["include"])
+    return "include" not in directory or _glob_matches(directory["include"], name)
+
+
+def _glob_matches(pattern: str, name: str) -> bool:
+    names, wildcards = _glob_parts(pattern)
+    return name in names or any(fnmatch.fnmatchcase(name, w) for w in wildcards)
+
+
+@functools.lru_cache(maxsize=256)
+def _glob_parts(pattern: str) -> tuple[frozenset[str], tuple[str, ...]]:
+    """A pattern's alternatives: the literal names, and the ones with wildcards."""
+    head, brace, rest = pattern.partition("{")
+    inner, _, tail = rest.partition("}")
+    alternatives = [head + alt + tail for alt in inner.split(",")] if brace else [pattern]
+    literal = frozenset(a for a in alternatives if not any(c in a for c in "*?["))
+    return literal, tuple(a for a in alternatives if a not in literal)
 
 
 def argocd_file(env: str) -> str:
