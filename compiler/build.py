@@ -79,26 +79,36 @@ def render_plan(
 
 
 def _argocd_fits(plan: Plan, artifacts: list[Artifact], smap: SourceMap, sink: Sink) -> bool:
-    """Every source of every Argo CD Application reads at most what Argo CD's repo server
-    accepts (conventions.ARGOCD_SOURCE_LIMIT); a located error per source that would not."""
+    """Every Argo CD Application reads at most what Argo CD's repo server accepts from one
+    directory source and holds at most ARGOCD_APP_OBJECTS objects (conventions); a located
+    error for each one that would not."""
     fits = True
     for ep in plan.environments:
         folder = f"{env_folder(ep.name)}/"
         files = {
-            a.path[len(folder) :]: len(a.content)
+            a.path[len(folder) :]: a.content
             for a in artifacts
             if a.path.startswith(folder) and "/" not in a.path[len(folder) :]
         }
         for number, directory in enumerate(argocd_directories(ep.shards)):
-            size = sum(n for name, n in files.items() if argocd_reads(directory, name))
-            if size > conventions.ARGOCD_SOURCE_LIMIT:
+            read = [content for name, content in files.items() if argocd_reads(directory, name)]
+            size = sum(len(content) for content in read)
+            objects = sum(content.count(b"\n---\n") + 1 for content in read if content.strip())
+            too_big = size > conventions.ARGOCD_SOURCE_LIMIT
+            if too_big or objects > conventions.ARGOCD_APP_OBJECTS:
                 fits = False
-                which = f"source {number + 1} of " if ep.shards else ""
+                which = f"Application {number + 1} of {len(ep.shards) + 1}" if ep.shards else ""
+                said = (
+                    f"{size:,} bytes of manifests (Argo CD reads at most "
+                    f"{conventions.ARGOCD_SOURCE_LIMIT:,} per source)"
+                    if too_big
+                    else f"{objects:,} objects (at most {conventions.ARGOCD_APP_OBJECTS:,} "
+                    "keep an Application's status under etcd's size limit)"
+                )
                 sink.error(
                     dx.ARGOCD_TOO_LARGE,
-                    f"{which}the Argo CD Application of environment '{ep.name}' would read "
-                    f"{size:,} bytes of manifests; Argo CD reads at most "
-                    f"{conventions.ARGOCD_SOURCE_LIMIT:,} per source",
+                    f"the Argo CD {which or 'Application'} of environment '{ep.name}' would "
+                    f"hold {said}",
                     smap.span(ep.spec_path),
                 )
     return fits

@@ -83,17 +83,21 @@ def rules_file(shard: int | None = None) -> str:
 
 
 # Argo CD's repo server reads at most this many bytes of manifests per directory source
-# (`reposerver.max.combined.directory.manifests.size`, default "10M"): an environment whose
-# models weigh more than SHARD_WEIGHT (a model 1, each of its SLOs 1 more; about 11 KB each
-# at the sizes of bench/gen_spec.py) is split into sources of at most that weight.
+# (`reposerver.max.combined.directory.manifests.size`, default "10M"), and an Application
+# keeps the status of every resource it manages in its own object, which etcd caps at about
+# 1.5 MB (argoproj/argo-cd issue 14486: about 3,000 resources were too many). An environment
+# whose models weigh more than SHARD_WEIGHT (a model 1, each of its SLOs 1 more: about 11 KB
+# and 6 objects each at the sizes of bench/gen_spec.py) gets one Application per group of
+# models of at most that weight.
 ARGOCD_SOURCE_LIMIT = 10_000_000
-SHARD_WEIGHT = 400
+ARGOCD_APP_OBJECTS = 2_000
+SHARD_WEIGHT = 200
 
 
 def argocd_directories(shards: tuple[tuple[str, ...], ...]) -> list[dict[str, str]]:
-    """The `directory` filters of an environment's Argo CD sources, which together read every
-    file of its folder once (the kustomization excepted): one source, or one for the
-    environment's own objects and one per shard of models (their files and their rules)."""
+    """The `directory` filters of an environment's Argo CD Applications, which together read
+    every file of its folder once (the kustomization excepted): one Application, or one for the
+    environment's own objects and one per group of models (their files and their rules)."""
     if not shards:
         return [{"exclude": "kustomization.yaml"}]
     own = ["kustomization.yaml", model_file("*"), "prometheus-rules-*.yaml"]

@@ -351,12 +351,13 @@ OBJECT_TOO_LARGE = _code(
 )
 ARGOCD_TOO_LARGE = _code(
     "MLC416",
-    "an Argo CD source would read more manifests than Argo CD accepts",
+    "an Argo CD Application would hold more than Argo CD handles",
     "Argo CD's repo server reads at most 10M of manifests per directory source "
-    "(reposerver.max.combined.directory.manifests.size). mlopsc splits a large environment "
-    "folder into several sources of one Application; this source is still too large: its "
-    "models' objects are unusually big. Make them smaller (features, SLOs, overrides), or "
-    "raise that setting of your Argo CD and build with --only to skip the argocd target.",
+    "(reposerver.max.combined.directory.manifests.size), and an Application keeps the status "
+    "of every resource it manages in its own object, which etcd caps at about 1.5 MB. mlopsc "
+    "gives a large environment one Application per group of models; this one is still too "
+    "large: its models' objects are unusually big or many. Make them smaller (features, SLOs, "
+    "overrides), or build with --only to leave the argocd target out and deploy otherwise.",
 )
 CI_UNSAFE = _code(
     "MLC340",

@@ -1,5 +1,5 @@
-"""Argo CD target: one Application per environment, syncing its rendered folder (through
-several sources when the folder is larger than one source may read)."""
+"""Argo CD target: the Applications of each environment, syncing its rendered folder: one,
+or one per group of models when the folder is larger than one Application can hold."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from compiler.artifact import Artifact
 from compiler.conventions import argocd_directories
 from compiler.plan import EnvPlan, Plan, k8s_name
 from compiler.render.yaml import yaml_text
-from compiler.targets.base import ModuleTarget, Problem
+from compiler.targets.base import ModuleTarget, Problem, TargetError
 
 NAME = "argocd"
 ARGOCD_NAMESPACE = "argocd"
@@ -23,7 +23,19 @@ def repo_url(repository: str) -> str:
     return url if url.endswith(".git") else url + ".git"
 
 
-def application(plan: Plan, ep: EnvPlan) -> dict[str, Any]:
+def applications(plan: Plan, ep: EnvPlan) -> list[dict[str, Any]]:
+    """The environment's Applications: one, or (EnvPlan.shards) one for its own objects and
+    one per group of models, each reading its part of the same folder."""
+    parts = argocd_directories(ep.shards)
+    return [
+        application(plan, ep, directory, shard=number if ep.shards else None)
+        for number, directory in enumerate(parts)
+    ]
+
+
+def application(
+    plan: Plan, ep: EnvPlan, directory: dict[str, str], *, shard: int | None = None
+) -> dict[str, Any]:
     repository = plan.metadata.repository or ""
     folder = plan.repo_path("kubernetes", ep.name)
     sync: dict[str, Any] = {
@@ -32,13 +44,18 @@ def application(plan: Plan, ep: EnvPlan) -> dict[str, Any]:
     }
     if not ep.needs_approval:
         sync = {"automated": {"prune": True, "selfHeal": True}, **sync}
+    labels = {**plan.labels, "mlopsc/environment": ep.name}
+    name = k8s_name(plan.name, ep.name)
+    if shard:
+        labels["mlopsc/models"] = str(shard)
+        name = k8s_name(plan.name, ep.name, "models", str(shard))
     return {
         "apiVersion": "argoproj.io/v1alpha1",
         "kind": "Application",
         "metadata": {
-            "name": k8s_name(plan.name, ep.name),
+            "name": name,
             "namespace": ARGOCD_NAMESPACE,
-            "labels": {**plan.labels, "mlopsc/environment": ep.name},
+            "labels": labels,
             "annotations": {
                 "mlopsc/approval-required": "true" if ep.needs_approval else "false",
             },
@@ -46,32 +63,19 @@ def application(plan: Plan, ep: EnvPlan) -> dict[str, Any]:
         },
         "spec": {
             "project": ep.env.argocd_project,
-            **_sources(
-                [
-                    {
-                        "repoURL": repo_url(repository),
-                        # Approval environments sync the branch the promotion moves after
-                        # approval.
-                        "targetRevision": ep.release_branch or plan.revision,
-                        "path": folder,
-                        # A plain directory: kustomize is quadratic in objects, Argo CD needs
-                        # none of it.
-                        "directory": {"recurse": False, **directory},
-                    }
-                    for directory in argocd_directories(ep.shards)
-                ]
-            ),
+            "source": {
+                "repoURL": repo_url(repository),
+                # Approval environments sync the branch the promotion moves after approval.
+                "targetRevision": ep.release_branch or plan.revision,
+                "path": folder,
+                # A plain directory: kustomize is quadratic in objects, Argo CD needs none of it.
+                "directory": {"recurse": False, **directory},
+            },
             "destination": {"server": ep.env.cluster, "namespace": ep.namespace},
             "syncPolicy": sync,
             "revisionHistoryLimit": 10,
         },
     }
-
-
-def _sources(sources: list[dict[str, Any]]) -> dict[str, Any]:
-    """One source, or several reading parts of the folder: Argo CD's repo server reads at most
-    10M of manifests per source (conventions.ARGOCD_SOURCE_LIMIT)."""
-    return {"source": sources[0]} if len(sources) == 1 else {"sources": sources}
 
 
 def preflight(plan: Plan) -> list[Problem]:
@@ -89,8 +93,22 @@ def preflight(plan: Plan) -> list[Problem]:
 
 def render(plan: Plan) -> list[Artifact]:
     header = plan.header("#")
+    apps = {ep.name: applications(plan, ep) for ep in plan.environments}
+    names = [app["metadata"]["name"] for found in apps.values() for app in found]
+    for ep in plan.environments:
+        for app in apps[ep.name]:
+            if names.count(app["metadata"]["name"]) > 1:
+                raise TargetError(
+                    "MLC416",
+                    f"two Argo CD Applications would be named {app['metadata']['name']}: "
+                    f"environment '{ep.name}' is split into groups of models whose "
+                    "Applications take the names of another environment's",
+                    ep.spec_path,
+                    hint="rename one of the environments",
+                )
+    # An environment's Applications in one file: the promotion commits that file.
     return [
-        Artifact(f"argocd/{ep.name}.yaml", yaml_text([application(plan, ep)], header=header))
+        Artifact(f"argocd/{ep.name}.yaml", yaml_text(apps[ep.name], header=header))
         for ep in plan.environments
     ]
 

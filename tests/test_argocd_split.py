@@ -1,8 +1,10 @@
-"""An environment folder too large for one Argo CD source is read by several sources of its one
-Application: Argo CD's repo server refuses a directory source over 10M of manifests
-(`reposerver.max.combined.directory.manifests.size`), which a 1,000-model environment (24 MB)
-would be. Every file is read by exactly one source, each source stays under the limit, and a
-source that would not is a located error."""
+"""An environment folder too large for one Argo CD Application is split between several, each
+reading its part of the folder: Argo CD's repo server refuses a directory source over 10M of
+manifests (`reposerver.max.combined.directory.manifests.size`), and an Application's status
+lists every resource it manages (etcd caps the object at about 1.5 MB; about 3,000 resources
+were too many). A 1,000-model environment holds 24 MB and 12,000 objects. Every file is read by
+exactly one Application, each stays under both limits, and one that would not is a located
+error."""
 
 from __future__ import annotations
 
@@ -42,7 +44,7 @@ def folder_files(files: dict[str, bytes], env: str) -> dict[str, bytes]:
     return {p[len(prefix) :]: c for p, c in files.items() if p.startswith(prefix)}
 
 
-def test_a_large_environment_is_read_by_several_sources(
+def test_a_large_environment_is_split_between_applications(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(conventions, "SHARD_WEIGHT", 30)
@@ -57,21 +59,30 @@ def test_a_large_environment_is_read_by_several_sources(
             slos[sp.model.name] += 1
         for shard in ep.shards:
             assert sum(1 + slos.get(m, 0) for m in shard) <= 30
-        app = yaml.safe_load(files[f"argocd/{ep.name}.yaml"])
-        assert validate(app) == []
-        assert "source" not in app["spec"]
-        sources = app["spec"]["sources"]
-        assert [s["directory"] for s in sources] == [
+        apps = list(yaml.safe_load_all(files[f"argocd/{ep.name}.yaml"]))
+        assert len(apps) == len(ep.shards) + 1
+        for app in apps:
+            assert validate(app) == []
+        assert [a["spec"]["source"]["directory"] for a in apps] == [
             {"recurse": False, **d} for d in argocd_directories(ep.shards)
         ]
-        assert {s["path"] for s in sources} == {f"deploy/kubernetes/{ep.name}"}
-        assert len({s["targetRevision"] for s in sources}) == 1
-        # every file but the kustomization is read by exactly one source
+        assert {a["spec"]["source"]["path"] for a in apps} == {f"deploy/kubernetes/{ep.name}"}
+        assert len({a["spec"]["source"]["targetRevision"] for a in apps}) == 1
+        names = [a["metadata"]["name"] for a in apps]
+        assert names == [f"{plan.name}-{ep.name}"] + [
+            f"{plan.name}-{ep.name}-models-{i}" for i in range(1, len(ep.shards) + 1)
+        ]
+        for app in apps:
+            labels = app["metadata"]["labels"]
+            assert labels["mlopsc/environment"] == ep.name
+            assert app["metadata"]["annotations"] == apps[0]["metadata"]["annotations"]
+            assert app["spec"]["syncPolicy"] == apps[0]["spec"]["syncPolicy"]
+        # every file but the kustomization is read by exactly one Application
         here = folder_files(files, ep.name)
         for name in here:
             readers = [d for d in argocd_directories(ep.shards) if argocd_reads(d, name)]
             assert len(readers) == (0 if name == "kustomization.yaml" else 1), name
-        # a shard's source reads its models' objects and their PrometheusRules
+        # a group's Application reads its models' objects and their PrometheusRules
         for i, shard in enumerate(ep.shards, 1):
             directory = argocd_directories(ep.shards)[i]
             read = [n for n in here if argocd_reads(directory, n)]
@@ -91,25 +102,34 @@ def test_a_large_environment_is_read_by_several_sources(
         )
 
 
-def test_at_the_benchmark_sizes_each_source_stays_far_under_the_limit(tmp_path: Path) -> None:
-    plan, files, sink, _ = build(tmp_path, 220)  # weight 440: two sources of models
+def test_at_the_benchmark_sizes_each_application_stays_far_under_the_limits(
+    tmp_path: Path,
+) -> None:
+    plan, files, sink, _ = build(tmp_path, 110)  # weight 220: two groups of models
     assert plan is not None, sink.items
     for ep in plan.environments:
         assert len(ep.shards) == 2
         here = folder_files(files, ep.name)
         for directory in argocd_directories(ep.shards):
-            size = sum(len(c) for n, c in here.items() if argocd_reads(directory, n))
-            assert size < conventions.ARGOCD_SOURCE_LIMIT / 2, (directory, size)
+            read = [c for n, c in here.items() if argocd_reads(directory, n)]
+            size = sum(len(c) for c in read)
+            objects = sum(c.count(b"\n---\n") + 1 for c in read)
+            assert size < conventions.ARGOCD_SOURCE_LIMIT / 4, (directory, size)
+            assert objects < conventions.ARGOCD_APP_OBJECTS, (directory, objects)
 
 
-def test_a_source_over_the_limit_is_a_located_error(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("limit", "value", "said"),
+    [("ARGOCD_SOURCE_LIMIT", 50_000, "per source"), ("ARGOCD_APP_OBJECTS", 20, "objects")],
+)
+def test_an_application_over_a_limit_is_a_located_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, limit: str, value: int, said: str
 ) -> None:
-    monkeypatch.setattr(conventions, "ARGOCD_SOURCE_LIMIT", 50_000)
+    monkeypatch.setattr(conventions, limit, value)
     plan, files, sink, text = build(tmp_path, 10)
     assert plan is None and not files
     errors = [d for d in sink.items if d.code == "MLC416"]
-    assert errors and all("per source" in d.message for d in errors)
+    assert errors and all(said in d.message for d in errors)
     lines = text.splitlines()
     staging = next(i for i, line in enumerate(lines, 1) if "name: staging" in line)
     assert any(d.span.line == staging and "environment 'staging'" in d.message for d in errors)
@@ -124,3 +144,23 @@ def test_a_small_environment_keeps_one_source(built_examples: dict[str, Path]) -
                 "exclude": "kustomization.yaml",
             }
             assert "sources" not in spec
+
+
+def test_application_names_never_collide(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A group's Application is `<project>-<env>-models-<n>`: an environment named like that
+    would take the same name, which is refused where the environment is declared."""
+    monkeypatch.setattr(conventions, "SHARD_WEIGHT", 30)
+    spec = tmp_path / "mlops.yaml"
+    text = _gen_spec(40)
+    assert "{name: production," in text
+    text = text.replace("{name: production,", "{name: staging-models-1,", 1)
+    spec.write_text(text)
+    sink = Sink()
+    checked = check_spec(str(spec), sink)
+    assert checked is not None, sink.items
+    compiled = compile_outputs(
+        checked, sink, renderer=lambda plan, names: render_targets(plan, names, jobs=1)
+    )
+    assert compiled is None
+    (error,) = [d for d in sink.items if d.code == "MLC416"]
+    assert "would be named bench-staging-models-1" in error.message
