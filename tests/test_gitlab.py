@@ -220,6 +220,7 @@ def test_the_one_gate_job_gates_the_model_named_in_the_pipeline(tmp_path: Path) 
     # a name the spec does not train: the job fails before any gate
     code, said = run_gate(tmp_path / "u", [row(), kube], "nope")
     assert code != 0 and "mlopsc gate" not in said
+    assert "no model 'nope' trains in this spec" in said and "Traceback" not in said
 
 
 def test_the_pipeline_does_not_grow_with_kubernetes_trained_models(tmp_path: Path) -> None:

@@ -180,7 +180,9 @@ PREPARE_TRAINING = """\
 python3 - <<'EOF'
 import json, os, pathlib
 rows = json.load(open(os.environ["MLOPSC_TABLE"], encoding="utf-8"))
-row = next(r for r in rows if r["model"] == os.environ["MLOPSC_MODEL"])
+row = next((r for r in rows if r["model"] == os.environ["MLOPSC_MODEL"]), None)
+if row is None:
+    raise SystemExit(f"mlopsc: no model {os.environ['MLOPSC_MODEL']!r} trains in this spec")
 out = pathlib.Path("mlopsc-train")
 out.mkdir(exist_ok=True)
 for key in ("trains_on", "metrics_uri", "image"):
