@@ -85,10 +85,10 @@ def rules_file(shard: int | None = None) -> str:
 # Argo CD's repo server reads at most this many bytes of manifests per directory source
 # (`reposerver.max.combined.directory.manifests.size`, default "10M"), and an Application
 # keeps the status of every resource it manages in its own object, which etcd caps at about
-# 1.5 MB (argoproj/argo-cd issue 14486: about 3,000 resources were too many). An environment
-# whose models weigh more than SHARD_WEIGHT (a model 1, each of its SLOs 1 more: about 11 KB
-# and 6 objects each at the sizes of bench/gen_spec.py) gets one Application per group of
-# models of at most that weight.
+# 1.5 MB (about 3,000 resources were too many:
+# https://github.com/argoproj/argo-cd/issues/14486). An environment whose models weigh more
+# than SHARD_WEIGHT (a model 1, each of its SLOs 1 more: about 11 KB and 6 objects each at the
+# sizes of bench/gen_spec.py) gets one Application per group of models of at most that weight.
 ARGOCD_SOURCE_LIMIT = 10_000_000
 ARGOCD_APP_OBJECTS = 2_000
 SHARD_WEIGHT = 200
