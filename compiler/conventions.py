@@ -73,12 +73,13 @@ def model_file(model: str) -> str:
     return f"model-{model}.yaml"
 
 
-# The PrometheusRule objects of an environment folder: one file, or one per shard.
+# The PrometheusRule objects of an environment folder: one file, or one per group of models.
 RULES_FILE = "prometheus-rules.yaml"
 
 
 def rules_file(shard: int | None = None) -> str:
-    """The PrometheusRule file of an environment folder (of shard `shard`, counted from 1)."""
+    """The PrometheusRule file of an environment folder (of its group of models `shard`,
+    counted from 1)."""
     return RULES_FILE if shard is None else f"prometheus-rules-{shard}.yaml"
 
 

@@ -154,8 +154,8 @@ class EnvPlan:
     index: int
     models: tuple[ModelPlan, ...]
     labels: dict[str, str]
-    # Model names per Argo CD source, when the folder is too large for one (see
-    # conventions.SHARD_WEIGHT); empty: one source reads the whole folder.
+    # Model names per Argo CD Application, when the folder is too large for one (see
+    # conventions.SHARD_WEIGHT); empty: one Application reads the whole folder.
     shards: tuple[tuple[str, ...], ...] = ()
 
     @property

@@ -21,12 +21,16 @@ from compiler.diagnostics import Sink
 from compiler.pipeline import check_spec
 from compiler.render_jobs import render_targets
 from tests.crd_validate import validate
+from tests.helpers import edit
 from tests.test_scale_linear import _gen_spec
 
 
-def build(tmp_path: Path, models: int) -> tuple[Any, dict[str, bytes], Sink, str]:
+def build(
+    tmp_path: Path, models: int, *edits: tuple[str, str]
+) -> tuple[Any, dict[str, bytes], Sink, str]:
+    """Check, plan and render bench/gen_spec.py's spec of `models` models (with `edits`)."""
     spec = tmp_path / "mlops.yaml"
-    text = _gen_spec(models)
+    text = edit(_gen_spec(models), *edits)
     spec.write_text(text)
     sink = Sink()
     checked = check_spec(str(spec), sink)
@@ -135,10 +139,11 @@ def test_an_application_over_a_limit_is_a_located_error(
     assert any(d.span.line == staging and "environment 'staging'" in d.message for d in errors)
 
 
-def test_a_small_environment_keeps_one_source(built_examples: dict[str, Path]) -> None:
+def test_a_small_environment_keeps_one_application(built_examples: dict[str, Path]) -> None:
     for out in built_examples.values():
         for app in sorted((out / "argocd").glob("*.yaml")):
-            spec = yaml.safe_load(app.read_text())["spec"]
+            (only,) = yaml.safe_load_all(app.read_text())
+            spec = only["spec"]
             assert spec["source"]["directory"] == {
                 "recurse": False,
                 "exclude": "kustomization.yaml",
@@ -150,17 +155,7 @@ def test_application_names_never_collide(tmp_path: Path, monkeypatch: pytest.Mon
     """A group's Application is `<project>-<env>-models-<n>`: an environment named like that
     would take the same name, which is refused where the environment is declared."""
     monkeypatch.setattr(conventions, "SHARD_WEIGHT", 30)
-    spec = tmp_path / "mlops.yaml"
-    text = _gen_spec(40)
-    assert "{name: production," in text
-    text = text.replace("{name: production,", "{name: staging-models-1,", 1)
-    spec.write_text(text)
-    sink = Sink()
-    checked = check_spec(str(spec), sink)
-    assert checked is not None, sink.items
-    compiled = compile_outputs(
-        checked, sink, renderer=lambda plan, names: render_targets(plan, names, jobs=1)
-    )
-    assert compiled is None
+    plan, _, sink, _ = build(tmp_path, 40, ("{name: production,", "{name: staging-models-1,"))
+    assert plan is None
     (error,) = [d for d in sink.items if d.code == "MLC416"]
     assert "would be named bench-staging-models-1" in error.message

@@ -26,16 +26,17 @@ def repo_url(repository: str) -> str:
 def applications(plan: Plan, ep: EnvPlan) -> list[dict[str, Any]]:
     """The environment's Applications: one, or (EnvPlan.shards) one for its own objects and
     one per group of models, each reading its part of the same folder."""
-    parts = argocd_directories(ep.shards)
     return [
-        application(plan, ep, directory, shard=number if ep.shards else None)
-        for number, directory in enumerate(parts)
+        application(plan, ep, directory, shard=number)
+        for number, directory in enumerate(argocd_directories(ep.shards))
     ]
 
 
 def application(
-    plan: Plan, ep: EnvPlan, directory: dict[str, str], *, shard: int | None = None
+    plan: Plan, ep: EnvPlan, directory: dict[str, str], *, shard: int = 0
 ) -> dict[str, Any]:
+    """One Application reading `directory` of the environment's folder; shard 0 is the
+    environment's own (all of it when it is not split), n > 0 its n-th group of models."""
     repository = plan.metadata.repository or ""
     folder = plan.repo_path("kubernetes", ep.name)
     sync: dict[str, Any] = {

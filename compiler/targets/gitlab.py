@@ -273,8 +273,7 @@ def resolve_job(clients: list[str]) -> dict[str, Any]:
     }
 
 
-def pipeline(plan: Plan) -> dict[str, Any]:
-    rows = ci.trainings(plan)
+def pipeline(plan: Plan, rows: list[ci.Training]) -> dict[str, Any]:
     top: dict[str, Any] = variables(
         {
             "MLOPSC_REQUIREMENT": plan.mlopsc_requirement,
@@ -311,10 +310,9 @@ def pipeline(plan: Plan) -> dict[str, Any]:
 
 
 def render(plan: Plan) -> list[Artifact]:
-    artifacts = [
-        Artifact("gitlab/mlops.gitlab-ci.yml", yaml_text([pipeline(plan)], header=plan.header("#")))
-    ]
     rows = ci.trainings(plan)
+    text = yaml_text([pipeline(plan, rows)], header=plan.header("#"))
+    artifacts = [Artifact("gitlab/mlops.gitlab-ci.yml", text)]
     if rows:
         artifacts.append(Artifact(TRAINING_TABLE, ci.training_table(rows)))
     return artifacts

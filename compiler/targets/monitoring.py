@@ -26,7 +26,8 @@ TESTS = "monitoring/prometheus/tests"
 def prometheus_rule_files(plan: Plan, ep: EnvPlan) -> list[tuple[str, list[dict[str, Any]]]]:
     """The environment's SLO rules as PrometheusRule objects (monitoring.coreos.com/v1), one
     per model, so that no object nears the API server's size limit as models are added; in
-    one file, or one file per Argo CD source when the folder is split (EnvPlan.shards)."""
+    one file, or one file per group of models when the folder is split between Argo CD
+    Applications (EnvPlan.shards)."""
     rules: dict[str, dict[str, Any]] = {}
     for model, groups in sorted(prometheus.env_groups(plan, ep.name).items()):
         rules[model] = {
