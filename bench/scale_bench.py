@@ -156,7 +156,7 @@ def main() -> None:
             files = [p for p in out.rglob("*") if p.is_file()]
             total = sum(p.stat().st_size for p in files)
             biggest, name = largest_object(out)
-            source = largest_application(out)
+            app_bytes = largest_application(out)
             rows.append(
                 (
                     size,
@@ -169,7 +169,7 @@ def main() -> None:
                     total,
                     biggest,
                     name,
-                    source,
+                    app_bytes,
                 )
             )
     print(
@@ -178,12 +178,12 @@ def main() -> None:
         "| largest object | largest Argo CD Application |"
     )
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|")
-    for size, v, f, o, a, c, n, total, biggest, name, source in rows:
+    for size, v, f, o, a, c, n, total, biggest, name, app_bytes in rows:
         cell = lambda t: f"{t[0]:.2f} ({t[1]:.2f})"  # noqa: E731
         print(
             f"| {size:,} | {cell(v)} | {cell(f)} | {cell(o)} | {cell(a)} | {cell(c)} "
             f"| {f[2]:.0f} | {n:,} | {total / size / 1000:.1f} | {biggest / 1024:.0f} KiB ({name}) "
-            f"| {source / 1e6:.1f} MB |"
+            f"| {app_bytes / 1e6:.1f} MB |"
         )
     last, small = rows[-1], rows[0]
     size, v = last[0], last[1]
