@@ -295,3 +295,55 @@ def test_no_kubernetes_object_over_the_limit_is_ever_written(tmp_path: Path) -> 
         for doc in yaml.safe_load_all(path.read_text()):
             if doc:
                 assert len(json.dumps(doc, separators=(",", ":"))) <= MAX_OBJECT_BYTES, path
+
+
+def _templates(docs: list[dict[str, Any]]) -> list[tuple[str, dict[str, str], bool]]:
+    """(workload, pod labels, serves traffic) of every pod an environment's objects create:
+    KServe labels its predictor pods with the InferenceService's name."""
+    found = []
+    for doc in docs:
+        name = f"{doc['kind']}/{doc.get('metadata', {}).get('name')}"
+        if doc["kind"] in ("Deployment", "Rollout"):
+            found.append((name, doc["spec"]["template"]["metadata"]["labels"], True))
+        elif doc["kind"] == "CronJob":
+            template = doc["spec"]["jobTemplate"]["spec"]["template"]
+            found.append((name, template["metadata"]["labels"], False))
+        elif doc["kind"] == "Job":
+            found.append((name, doc["spec"]["template"]["metadata"]["labels"], False))
+        elif doc["kind"] == "InferenceService":
+            labels = {"serving.kserve.io/inferenceservice": doc["metadata"]["name"]}
+            found.append((name, labels, True))
+    return found
+
+
+def _matches(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    return all(labels.get(key) == value for key, value in selector.items())
+
+
+def test_serving_selectors_pick_the_serving_pods_only(built_examples: dict[str, Path]) -> None:
+    """A Service, PodDisruptionBudget or ingress NetworkPolicy of a model selects its serving
+    pods and nothing else: a drift or training Job's pod carries the model's labels too, and
+    a Service that selected it would send requests to a pod that serves none (and a
+    maxUnavailable budget cannot count a Job's pods, so node drains would stall)."""
+    checked = jobs = 0
+    for folder in env_folders(built_examples):
+        docs = [doc for _, doc in documents(folder)]
+        templates = _templates(docs)
+        jobs += sum(not serves for _, _, serves in templates)
+        for doc in docs:
+            if doc["kind"] == "Service":
+                selector = doc["spec"]["selector"]
+            elif doc["kind"] == "PodDisruptionBudget":
+                selector = doc["spec"]["selector"]["matchLabels"]
+            elif doc["kind"] == "NetworkPolicy" and doc["spec"].get("ingress"):
+                selector = doc["spec"]["podSelector"].get("matchLabels", {})
+                if not selector:
+                    continue
+            else:
+                continue
+            picked = [(n, serves) for n, labels, serves in templates if _matches(selector, labels)]
+            where = (folder.name, doc["kind"], doc["metadata"]["name"])
+            assert picked, where
+            assert all(serves for _, serves in picked), (where, picked)
+            checked += 1
+    assert checked >= 9 and jobs >= 2

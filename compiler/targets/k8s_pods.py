@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from compiler.conventions import COMPONENT, PART_OF, workload_name
+from compiler.conventions import COMPONENT, INSTANCE, PART_OF, workload_name
 from compiler.plan import ModelPlan
 
 Obj = dict[str, Any]
@@ -158,8 +158,14 @@ def pod_spec(
 
 
 def cron_job(mp: ModelPlan, suffix: str, component: str, schedule: str, pod: Obj) -> Obj:
-    """A CronJob that never overlaps itself, keeps three runs and cleans up after a day."""
-    labels = {**mp.labels, COMPONENT: component}
+    """A CronJob that never overlaps itself, keeps three runs and cleans up after a day.
+
+    Its pods are the model's but not its server's: their instance label is the CronJob's own
+    name, so that the selectors of the serving workload (the Rollout's and the Deployment's,
+    which cannot change in place, and with them the autoscaler's pod count) and of its
+    Service, disruption budget and ingress policy never pick a job's pod."""
+    name = workload_name(mp.object_name, suffix)
+    labels = {**mp.labels, INSTANCE: name, COMPONENT: component}
     job = {
         "backoffLimit": 2,
         "template": {"metadata": {"labels": labels}, "spec": pod},
@@ -168,7 +174,7 @@ def cron_job(mp: ModelPlan, suffix: str, component: str, schedule: str, pod: Obj
     return {
         "apiVersion": "batch/v1",
         "kind": "CronJob",
-        "metadata": meta(workload_name(mp.object_name, suffix), mp.env.namespace, labels),
+        "metadata": meta(name, mp.env.namespace, labels),
         "spec": {
             "concurrencyPolicy": "Forbid",
             "failedJobsHistoryLimit": 3,
