@@ -347,3 +347,24 @@ def test_serving_selectors_pick_the_serving_pods_only(built_examples: dict[str, 
             assert all(serves for _, serves in picked), (where, picked)
             checked += 1
     assert checked >= 9 and jobs >= 2
+
+
+def test_kserve_pods_admit_the_scrapes_their_slis_need(built_examples: dict[str, Path]) -> None:
+    """The namespace denies all ingress; a KServe model's availability SLI reads the Istio
+    sidecar's istio_requests_total, so its predictor pods admit Prometheus on the sidecar's
+    metrics ports as well as the model server's. A Deployment's pods admit the serving port
+    only (its ServiceMonitor scrapes /metrics there)."""
+    kserve = plain = 0
+    for folder in env_folders(built_examples):
+        for _, doc in documents(folder):
+            if doc["kind"] != "NetworkPolicy" or not doc["spec"].get("ingress"):
+                continue
+            selector = doc["spec"]["podSelector"].get("matchLabels", {})
+            ports = {p["port"] for rule in doc["spec"]["ingress"] for p in rule["ports"]}
+            if "serving.kserve.io/inferenceservice" in selector:
+                assert ports == {8080, 15020, 15090}, doc["metadata"]["name"]
+                kserve += 1
+            elif selector:
+                assert len(ports) == 1, doc["metadata"]["name"]
+                plain += 1
+    assert kserve and plain

@@ -19,6 +19,10 @@ from compiler.targets.k8s_pods import (
 from compiler.targets.k8s_rollouts import analysis_template, rollout
 
 TRACK = "mlopsc/track"
+# Where Prometheus scrapes an Istio sidecar: the agent's merged metrics (Envoy's and the
+# application's) and Envoy's own ("Ports used by Istio",
+# https://istio.io/latest/docs/ops/deployment/application-requirements/).
+ISTIO_METRICS_PORTS = (15020, 15090)
 KSERVE_FORMATS = frozenset(
     {"sklearn", "xgboost", "lightgbm", "pytorch", "tensorflow", "onnx", "huggingface"}
 )
@@ -116,13 +120,14 @@ def disruption_budget(mp: ModelPlan, selector: dict[str, str]) -> Obj:
     }
 
 
-def ingress_policy(mp: ModelPlan, selector: dict[str, str], port: int) -> Obj:
+def ingress_policy(mp: ModelPlan, selector: dict[str, str], *ports: int) -> Obj:
+    """Admits TCP on the given ports of the selected pods only (the namespace denies the rest)."""
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
         "metadata": meta(f"{mp.object_name}-ingress", mp.env.namespace, mp.labels),
         "spec": {
-            "ingress": [{"ports": [{"port": port, "protocol": "TCP"}]}],
+            "ingress": [{"ports": [{"port": port, "protocol": "TCP"} for port in ports]}],
             "podSelector": {"matchLabels": selector},
             "policyTypes": ["Ingress"],
         },
@@ -260,5 +265,6 @@ def kserve_objects(mp: ModelPlan, config: dict[str, str]) -> list[Obj]:
     return [
         inference_service(mp, config),
         disruption_budget(mp, selector),
-        ingress_policy(mp, selector, 8080),
+        # the model server, and the Istio sidecar's metrics, which the availability SLI reads
+        ingress_policy(mp, selector, 8080, *ISTIO_METRICS_PORTS),
     ]
