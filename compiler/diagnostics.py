@@ -210,7 +210,8 @@ UNKNOWN_ENV = _code(
 SLI_MISFIT = _code(
     "MLC309",
     "SLI does not fit its model",
-    "availability and latency need a realtime model; drift needs a feature the model uses; "
+    "availability and latency need a realtime model; drift needs a feature the model uses and "
+    "its drift job (`monitoring.drift`) scores and pushes to a Pushgateway; "
     "freshness needs a training schedule, run on Kubernetes (a CronJob whose last success "
     "kube-state-metrics reports; `training.runs_on: ci` runs none).",
 )

@@ -146,6 +146,17 @@ def test_freshness_of_a_model_trained_in_ci_is_refused(tmp_path: Path) -> None:
     assert checked is not None, sink.items  # trained on Kubernetes: fine
 
 
+DRIFT_JOB = """\
+    monitoring:
+      drift:
+        features: [customer_stats]
+        threshold: 0.2
+        reference: s3://shop/reference/
+        current: s3://shop/current/
+        pushgateway: http://pushgateway.monitoring:9091
+"""
+
+
 def test_drift_sli_on_a_feature_the_model_does_not_use(tmp_path: Path) -> None:
     text = edit(
         BASE,
@@ -162,9 +173,51 @@ def test_drift_sli_on_a_feature_the_model_does_not_use(tmp_path: Path) -> None:
             "      availability: {}",
             "      drift: {feature: customer_stats:order_count_30d, threshold: 0.1}",
         ),
+        (
+            "    serving:\n",
+            DRIFT_JOB.replace("[customer_stats]", "[customer_stats:order_count_30d]")
+            + "    serving:\n",
+        ),
     )
     checked, sink = check_text(tmp_path, text)
     assert checked is not None and sink.items == []
+
+
+@pytest.mark.parametrize(
+    ("job", "message", "where"),
+    [
+        ("", "model 'recommender' has no drift job", (49, 14)),
+        (
+            DRIFT_JOB.replace("[customer_stats]", "[customer_stats:basket_avg_30d]"),
+            "which the drift job of model 'recommender' does not score",
+            (56, 24),
+        ),
+        (
+            DRIFT_JOB.replace("        pushgateway: http://pushgateway.monitoring:9091\n", ""),
+            "has no pushgateway, so it pushes nothing",
+            (55, 14),
+        ),
+    ],
+)
+def test_a_drift_sli_needs_a_drift_job_that_pushes_its_feature(
+    tmp_path: Path, job: str, message: str, where: tuple[int, int]
+) -> None:
+    """The drift SLI reads mlopsc_feature_drift_score, which only the model's drift job
+    pushes, per feature it scores, to its Pushgateway: without one of these the SLO would only
+    ever see no data."""
+    text = edit(
+        BASE,
+        ("    features: [customer_stats:order_count_30d]", "    features: [customer_stats]"),
+        (
+            "      availability: {}",
+            "      drift: {feature: customer_stats:order_count_30d, threshold: 0.1}",
+        ),
+        ("    serving:\n", job + "    serving:\n"),
+    )
+    _, sink = check_text(tmp_path, text)
+    d = only(sink, dx.SLI_MISFIT)
+    assert message in d.message and d.hint
+    assert (d.span.line, d.span.column) == where
 
 
 def test_overrides_are_validated_like_the_base(tmp_path: Path) -> None:

@@ -55,7 +55,12 @@ models:
       image: "ghcr.io/acme/ranker@{digest}"
       resources: {{cpu: "1", memory: 1Gi}}
     monitoring:
-      drift: {{features: [user_stats:clicks], threshold: 0.2}}
+      drift:
+        features: [user_stats:clicks]
+        threshold: 0.2
+        reference: s3://features/reference/
+        current: s3://features/current/
+        pushgateway: http://pushgateway.monitoring:9091
 slos:
   - name: ranker-slo
     model: ranker

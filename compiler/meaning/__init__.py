@@ -390,6 +390,40 @@ class _Checker(RuntimeChecks):
                 at("rollout", "canary_percent"),
             )
 
+    def drift_source(self, model: Model, ref: str, found: list[FeatureRef], kpath: Path) -> None:
+        """A drift SLI reads the score the model's drift job pushes: the model needs that job,
+        watching the feature, with a Pushgateway to push to; otherwise the SLO only ever sees
+        no data."""
+        drift = model.monitoring.drift
+        if drift is None:
+            self.err(
+                dx.SLI_MISFIT,
+                f"a drift SLI reads the score the drift job pushes; model '{model.name}' has no "
+                "drift job",
+                kpath,
+                hint="declare the job under the model's monitoring.drift (features, reference, "
+                "current, pushgateway)",
+            )
+            return
+        watched = {
+            (f.view, f.field) for r in drift.features for f in self.ix.resolve_feature(r) or ()
+        }
+        if not all((f.view, f.field) in watched for f in found):
+            self.err(
+                dx.SLI_MISFIT,
+                f"drift SLI on '{ref}', which the drift job of model '{model.name}' does not score",
+                (*kpath, "feature"),
+                hint=f"add '{ref}' to the model's monitoring.drift.features",
+            )
+        elif drift.pushgateway is None:
+            self.err(
+                dx.SLI_MISFIT,
+                f"a drift SLI reads the score the drift job pushes; the job of model "
+                f"'{model.name}' has no pushgateway, so it pushes nothing",
+                kpath,
+                hint="set the model's monitoring.drift.pushgateway",
+            )
+
     def slos(self) -> None:
         for i, slo in enumerate(self.p.slos):
             base: Path = ("slos", i)
@@ -435,6 +469,8 @@ class _Checker(RuntimeChecks):
                             ref, [f.ref for f in self.ix.model_features.get(model.name, [])]
                         ),
                     )
+                else:
+                    self.drift_source(model, ref, found, kpath)
             if kind == "latency" and slo.sli.latency is not None:
                 self.latency_bucket(model, slo.sli.latency.threshold, (*kpath, "threshold"))
             if kind == "freshness" and (model.training is None or model.training.schedule is None):
