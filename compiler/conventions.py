@@ -29,6 +29,7 @@ CANARY_SUFFIX = "canary"
 TRAIN_SUFFIX = "train"
 DRIFT_SUFFIX = "drift"
 SCORE_SUFFIX = "score"
+JOB_SUFFIXES = (TRAIN_SUFFIX, DRIFT_SUFFIX, SCORE_SUFFIX)  # a model's CronJobs
 NAME_LIMIT = 45  # leaves room for -canary, -train, -drift, -score within the 52 of a CronJob
 
 # Branch an approval environment's Argo CD Application syncs; promotion fast-forwards it.

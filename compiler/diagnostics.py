@@ -192,7 +192,12 @@ BAD_RISK = _code(
 )
 
 # MLC3xx: references and meaning.
-DUPLICATE_NAME = _code("MLC301", "duplicate name", "Names are unique within their section.")
+DUPLICATE_NAME = _code(
+    "MLC301",
+    "duplicate name",
+    "Names are unique within their section, and a model is not named after another model's "
+    "job (`<model>-train`, `-drift`, `-score`), whose pods carry that name as their instance.",
+)
 UNKNOWN_FEATURE = _code(
     "MLC302",
     "unknown feature",

@@ -439,3 +439,20 @@ def test_durations_past_a_century_are_refused(tmp_path: Path, value: str) -> Non
     text = edit(BASE, ("    objective: 99.5\n", f"    objective: 99.5\n    window: {value}\n"))
     _, sink = check_text(tmp_path, text)
     assert only(sink, dx.OUT_OF_RANGE).message == f"'{value}' is longer than 100 years (36500d)"
+
+
+@pytest.mark.parametrize("suffix", ["train", "drift", "score"])
+def test_a_model_may_not_be_named_after_another_models_job(tmp_path: Path, suffix: str) -> None:
+    """A model's CronJobs label their pods with their own name (`<project>-<model>-train`) as
+    app.kubernetes.io/instance, which a model named `<model>-train` selects its serving pods
+    by: its Service and Rollout would pick the other model's job pods."""
+    second = BASE[BASE.index("  - name: recommender\n") : BASE.index("slos:\n")].replace(
+        "name: recommender", f"name: recommender-{suffix}", 1
+    )
+    _, sink = check_text(tmp_path, edit(BASE, ("slos:\n", second + "slos:\n")))
+    d = only(sink, dx.DUPLICATE_NAME)
+    assert f"model 'recommender-{suffix}' has the name of model 'recommender''s" in d.message
+    assert (d.span.line, d.span.column) == (44, 11)
+    other = second.replace(f"recommender-{suffix}", "recommender-v2", 1)
+    _, sink = check_text(tmp_path, edit(BASE, ("slos:\n", other + "slos:\n")))
+    assert dx.DUPLICATE_NAME not in codes(sink)

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from compiler import diagnostics as dx
+from compiler.conventions import JOB_SUFFIXES
 from compiler.diagnostics import Sink
 from compiler.load import Path, SourceMap
 from compiler.meaning.ci import check_ci_values
@@ -133,6 +134,21 @@ class _Checker(RuntimeChecks):
                     )
                 else:
                     seen[item.name] = i
+        # A model's jobs label their pods with their own name as instance (`<project>-<model>-
+        # train`), which a model named `<model>-train` would have as its own: its Service and
+        # Rollout would select the other model's job pods.
+        models = {m.name: i for i, m in enumerate(self.p.models)}
+        for model in self.p.models:
+            for suffix in JOB_SUFFIXES:
+                other = models.get(f"{model.name}-{suffix}")
+                if other is not None:
+                    self.err(
+                        dx.DUPLICATE_NAME,
+                        f"model '{model.name}-{suffix}' has the name of model '{model.name}''s "
+                        f"{suffix} job; its serving pods would be selected with that job's",
+                        ("models", other, "name"),
+                        hint=f"rename it: a model name may not be another's plus -{suffix}",
+                    )
         namespaces: dict[str, int] = {}
         for i, env in enumerate(self.p.environments):
             if (
