@@ -426,7 +426,8 @@ class Drift(Strict):
     )
     pushgateway: Url | None = _d(
         "Prometheus Pushgateway the drift job pushes `mlopsc_feature_drift_score` to (without "
-        "it the job prints the scores and writes nothing).",
+        "it the job prints the scores and writes nothing); required when a drift SLO reads the "
+        "model's scores.",
         default=None,
     )
 
