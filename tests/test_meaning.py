@@ -451,7 +451,7 @@ def test_a_model_may_not_be_named_after_another_models_job(tmp_path: Path, suffi
     )
     _, sink = check_text(tmp_path, edit(BASE, ("slos:\n", second + "slos:\n")))
     d = only(sink, dx.DUPLICATE_NAME)
-    assert f"model 'recommender-{suffix}' has the name of model 'recommender''s" in d.message
+    assert f"model 'recommender-{suffix}' is named like the {suffix} job of model" in d.message
     assert (d.span.line, d.span.column) == (44, 11)
     other = second.replace(f"recommender-{suffix}", "recommender-v2", 1)
     _, sink = check_text(tmp_path, edit(BASE, ("slos:\n", other + "slos:\n")))

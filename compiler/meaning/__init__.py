@@ -144,8 +144,8 @@ class _Checker(RuntimeChecks):
                 if other is not None:
                     self.err(
                         dx.DUPLICATE_NAME,
-                        f"model '{model.name}-{suffix}' has the name of model '{model.name}''s "
-                        f"{suffix} job; its serving pods would be selected with that job's",
+                        f"model '{model.name}-{suffix}' is named like the {suffix} job of model "
+                        f"'{model.name}': its Service and Rollout would select that job's pods",
                         ("models", other, "name"),
                         hint=f"rename it: a model name may not be another's plus -{suffix}",
                     )
