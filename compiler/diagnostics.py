@@ -216,7 +216,8 @@ SLI_MISFIT = _code(
     "MLC309",
     "SLI does not fit its model",
     "availability and latency need a realtime model; drift needs a feature the model uses and "
-    "its drift job (`monitoring.drift`) scores and pushes to a Pushgateway; "
+    "its drift job (`monitoring.drift`) scores and pushes to a Pushgateway; latency on KServe "
+    "needs a runtime that exports request_predict_seconds (a warning); "
     "freshness needs a training schedule, run on Kubernetes (a CronJob whose last success "
     "kube-state-metrics reports; `training.runs_on: ci` runs none).",
 )

@@ -456,3 +456,37 @@ def test_a_model_may_not_be_named_after_another_models_job(tmp_path: Path, suffi
     other = second.replace(f"recommender-{suffix}", "recommender-v2", 1)
     _, sink = check_text(tmp_path, edit(BASE, ("slos:\n", other + "slos:\n")))
     assert dx.DUPLICATE_NAME not in codes(sink)
+
+
+@pytest.mark.parametrize(
+    ("framework", "image", "warned"),
+    [
+        ("pytorch", False, True),
+        ("tensorflow", False, True),
+        ("onnx", False, True),
+        ("pytorch", True, False),
+        ("sklearn", False, False),
+    ],
+)
+def test_kserve_latency_sli_needs_a_runtime_that_exports_the_histogram(
+    tmp_path: Path, framework: str, image: bool, warned: bool
+) -> None:
+    """KServe's own model server exports request_predict_seconds; TorchServe, TensorFlow
+    Serving and Triton, which KServe picks for those formats, do not."""
+    serving = "      mode: realtime\n      runtime: kserve\n"
+    text = edit(
+        BASE,
+        ("    framework: sklearn\n", f"    framework: {framework}\n"),
+        ("      mode: realtime\n", serving),
+        ("      availability: {}", "      latency: {threshold: 250ms}"),
+    )
+    if not image:
+        text = edit(
+            text, ("      image: ghcr.io/shop/serve@", "      # image: ghcr.io/shop/serve@")
+        )
+    _, sink = check_text(tmp_path, text)
+    found = [d for d in sink.sorted() if d.code == dx.SLI_MISFIT]
+    assert [d.severity.value for d in found] == (["warning"] if warned else []), sink.items
+    if warned:
+        assert f"a {framework} model is served by" in found[0].message
+        assert (found[0].span.line, found[0].span.column) == (50, 28)

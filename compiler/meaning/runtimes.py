@@ -19,6 +19,12 @@ if TYPE_CHECKING:
 KSERVE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
 
 
+# Model formats KServe serves with a runtime other than its own Python model server, which
+# alone exports the request_*_seconds histograms (KServe's "Prometheus Metrics" page): the
+# latency SLI would read nothing unless serving.image brings a KServe model server.
+OTHER_SERVERS = {"pytorch": "TorchServe", "tensorflow": "TensorFlow Serving", "onnx": "Triton"}
+
+
 class RuntimeChecks:
     """Checks that need the checker's tables; `err` is the checker's."""
 
@@ -33,6 +39,18 @@ class RuntimeChecks:
     def latency_bucket(self, model: Model, threshold: str, path: Path) -> None:
         """KServe's histograms have fixed buckets; a threshold between them reads nothing."""
         if model.serving.runtime != "kserve" or model.serving.mode != "realtime":
+            return
+        server = OTHER_SERVERS.get(model.framework)
+        if server is not None and model.serving.image is None:
+            self.sink.warning(
+                dx.SLI_MISFIT,
+                f"a latency SLI on KServe reads request_predict_seconds, which KServe's own model "
+                f"server exports; a {model.framework} model is served by {server}, which does "
+                "not: the SLI would have no data",
+                self.smap.span(path),
+                hint="serve it with a KServe model server image (serving.image), or use an "
+                "events SLI on the runtime's own metrics",
+            )
             return
         seconds = duration_seconds(threshold)
         if any(abs(seconds - b) < 1e-9 for b in KSERVE_BUCKETS):
