@@ -490,3 +490,20 @@ def test_kserve_latency_sli_needs_a_runtime_that_exports_the_histogram(
     if warned:
         assert f"a {framework} model is served by" in found[0].message
         assert (found[0].span.line, found[0].span.column) == (50, 28)
+
+
+def test_kserve_latency_checks_see_an_environment_that_overrides_the_runtime(
+    tmp_path: Path,
+) -> None:
+    """A model served by a Deployment in staging and by KServe in production is judged by
+    KServe's histogram there: the KServe latency checks look at every environment."""
+    overrides = (
+        "      resources: {cpu: 500m, memory: 1Gi}\n",
+        "      resources: {cpu: 500m, memory: 1Gi}\n"
+        "      overrides:\n        production: {runtime: kserve}\n",
+    )
+    latency = ("      availability: {}", "      latency: {threshold: 300ms}")
+    _, sink = check_text(tmp_path, edit(BASE, overrides, latency))
+    assert codes(sink) == [dx.LATENCY_BUCKET]
+    _, sink = check_text(tmp_path, edit(BASE, latency))
+    assert dx.LATENCY_BUCKET not in codes(sink)

@@ -37,11 +37,19 @@ class RuntimeChecks:
         raise NotImplementedError
 
     def latency_bucket(self, model: Model, threshold: str, path: Path) -> None:
-        """KServe's histograms have fixed buckets; a threshold between them reads nothing."""
-        if model.serving.runtime != "kserve" or model.serving.mode != "realtime":
+        """KServe's histograms have fixed buckets; a threshold between them reads nothing. Any
+        environment that serves the model on KServe counts (`serving.overrides`)."""
+        from compiler.meaning import merged_serving
+
+        servings = [
+            model.serving,
+            *(merged_serving(model, env) for env in sorted(model.serving.overrides)),
+        ]
+        kserve = [s for s in servings if s.runtime == "kserve" and s.mode == "realtime"]
+        if not kserve:
             return
         server = OTHER_SERVERS.get(model.framework)
-        if server is not None and model.serving.image is None:
+        if server is not None and any(s.image is None for s in kserve):
             self.sink.warning(
                 dx.SLI_MISFIT,
                 f"a latency SLI on KServe reads request_predict_seconds, which KServe's own model "
