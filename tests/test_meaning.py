@@ -507,3 +507,26 @@ def test_kserve_latency_checks_see_an_environment_that_overrides_the_runtime(
     assert codes(sink) == [dx.LATENCY_BUCKET]
     _, sink = check_text(tmp_path, edit(BASE, latency))
     assert dx.LATENCY_BUCKET not in codes(sink)
+
+
+@pytest.mark.parametrize("runtime", ["deployment", "kserve"])
+def test_an_override_that_does_not_validate_is_reported_not_raised(
+    tmp_path: Path, runtime: str
+) -> None:
+    """Checks that read the model's serving per environment (Feast's online views, KServe's
+    storage and histograms) skip an override that does not validate; the override itself is
+    reported at its place. A property test found `autoscaling: null` raising instead."""
+    text = edit(
+        BASE,
+        ("      mode: realtime\n", f"      mode: realtime\n      runtime: {runtime}\n"),
+        (
+            "      resources: {cpu: 500m, memory: 1Gi}\n",
+            "      resources: {cpu: 500m, memory: 1Gi}\n"
+            "      overrides:\n        staging: {autoscaling: null}\n",
+        ),
+        ("      availability: {}", "      latency: {threshold: 250ms}"),
+    )
+    checked, sink = check_text(tmp_path, text)
+    assert checked is None
+    d = only(sink, dx.BAD_VALUE)
+    assert "Autoscaling" in d.message and (d.span.line, d.span.column) == (46, 32)

@@ -597,6 +597,21 @@ def check_meaning(
 LOG_KEYS = ("mode", "runtime", "request_logging")
 
 
+def valid_servings(model: Model, environments: Iterable[str] | None = None) -> list[Serving]:
+    """The model's base serving and its serving in each environment it overrides (only those
+    in `environments`, when given). An override that does not validate is left out: the
+    checker reports it where it is, and no other check may stop on it."""
+    found = [model.serving]
+    for env in model.serving.overrides:
+        if environments is not None and env not in environments:
+            continue
+        try:
+            found.append(merged_serving(model, env))
+        except ValidationError:
+            continue
+    return found
+
+
 def merged_serving(model: Model, environment: str) -> Serving:
     """The model's serving for one environment: the base with that environment's override."""
     override = model.serving.overrides.get(environment)

@@ -130,14 +130,12 @@ class _Feast:
 
     def online_views(self) -> None:
         """A realtime model reads its features online: Feast serves an offline view as nulls."""
-        from compiler.meaning import merged_serving
+        from compiler.meaning import valid_servings
 
         views = {v.name: v for v in self.p.features}
         envs = {e.name for e in self.p.environments}
         for i, model in enumerate(self.p.models):
-            modes = {model.serving.mode} | {
-                merged_serving(model, env).mode for env in model.serving.overrides if env in envs
-            }
+            modes = {s.mode for s in valid_servings(model, envs)}
             if "realtime" not in modes:
                 continue
             for j, ref in enumerate(model.features):

@@ -21,9 +21,9 @@ RESOLVE_HINT = "run `mlopsc resolve` (it asks the registry and writes mlops.lock
 def on_kserve(model: Model) -> bool:
     """Whether KServe serves the model in some environment (its storage initializer then
     downloads the artifact, so it needs a storage URI)."""
-    from compiler.meaning import merged_serving
+    from compiler.meaning import valid_servings
 
-    servings = [model.serving, *(merged_serving(model, e) for e in model.serving.overrides)]
+    servings = valid_servings(model)
     return any(s.mode == "realtime" and s.runtime == "kserve" for s in servings)
 
 

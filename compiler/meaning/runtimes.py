@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from compiler.diagnostics import Sink
     from compiler.load import Path, SourceMap
     from compiler.meaning import Index
-    from compiler.spec.models import Model, Project
+    from compiler.spec.models import Model, Project, Serving
 
 # prometheus_client's default Histogram buckets, which KServe's model server uses (seconds).
 KSERVE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
@@ -39,13 +39,7 @@ class RuntimeChecks:
     def latency_bucket(self, model: Model, threshold: str, path: Path) -> None:
         """KServe's histograms have fixed buckets; a threshold between them reads nothing. Any
         environment that serves the model on KServe counts (`serving.overrides`)."""
-        from compiler.meaning import merged_serving
-
-        servings = [
-            model.serving,
-            *(merged_serving(model, env) for env in sorted(model.serving.overrides)),
-        ]
-        kserve = [s for s in servings if s.runtime == "kserve" and s.mode == "realtime"]
+        kserve = [s for s in self.servings(model) if s.runtime == "kserve" and s.mode == "realtime"]
         if not kserve:
             return
         server = OTHER_SERVERS.get(model.framework)
@@ -73,18 +67,16 @@ class RuntimeChecks:
             hint=f"use a bucket boundary, e.g. {shown}",
         )
 
+    def servings(self, model: Model) -> list[Serving]:
+        """The model's base serving and its serving in each declared environment it overrides
+        (those that validate)."""
+        from compiler.meaning import valid_servings
+
+        return valid_servings(model, self.ix.environments)
+
     def kserve(self, model: Model, base: Path) -> None:
         """What KServe's storage initializer and runtimes cannot serve."""
-        from compiler.meaning import merged_serving
-
-        servings = [
-            model.serving,
-            *(
-                merged_serving(model, env)
-                for env in model.serving.overrides
-                if env in self.ix.environments
-            ),
-        ]
+        servings = self.servings(model)
         if not any(s.mode == "realtime" and s.runtime == "kserve" for s in servings):
             if model.candidate is not None:
                 self.err(
