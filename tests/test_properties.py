@@ -111,9 +111,9 @@ def _parent(data: Any, path: tuple[Any, ...]) -> Any:
     return data
 
 
-REPLACEMENTS = st.sampled_from(
-    [None, 0, -1, 3.5, True, "", "x", "Bad Name!", [], {}, ["x"], {"x": 1}, 10**20]
-)
+REPLACEMENT_VALUES = [None, 0, -1, 3.5, True, "", "x", "Bad Name!", [], {}, ["x"], {"x": 1}, 10**20]
+REPLACEMENTS = st.sampled_from(REPLACEMENT_VALUES)
+_DELETE = object()
 
 
 @SETTINGS
@@ -146,13 +146,13 @@ def test_data_mutations_never_crash(tmp_path: Path, data: st.DataObject) -> None
 @pytest.mark.parametrize("spec", EXAMPLES, ids=lambda p: p.parent.name)
 def test_every_single_mutation_is_reported_not_raised(spec: Path) -> None:
     """Exhaustive where the property test samples: every value of an example replaced by each
-    of REPLACEMENTS' kinds, or deleted, one at a time, gives located diagnostics and never
+    of REPLACEMENT_VALUES, or deleted, one at a time, gives located diagnostics and never
     raises (the sampled test once needed luck to find `overrides.<env>.autoscaling: null`)."""
     doc = load_spec(str(spec), Sink())
     assert doc is not None
     runs = 0
     for path in _paths(doc.data):
-        for replacement in [*SINGLE_REPLACEMENTS, _DELETE]:
+        for replacement in [*REPLACEMENT_VALUES, _DELETE]:
             mutated = copy.deepcopy(doc.data)
             parent = _parent(mutated, path)
             if replacement is _DELETE:
@@ -164,10 +164,6 @@ def test_every_single_mutation_is_reported_not_raised(spec: Path) -> None:
             assert_located(sink)
             runs += 1
     assert runs > 1000
-
-
-_DELETE = object()
-SINGLE_REPLACEMENTS = [None, {}, [], "x", 0, -1, True, ["x"], {"x": 1}, "Bad Name!"]
 
 
 def _optional(path: tuple[Any, ...]) -> bool:
